@@ -1,0 +1,1 @@
+"""click commands: argument parsing and calling the layers; nothing else."""

@@ -1,0 +1,115 @@
+"""Entry points: the `kubectl-meshdebug` group and the kubectl completion helper.
+
+Commands are imported only when run (LazyGroup), so `--help` costs little more than
+importing click. Every failure ends as one line on stderr with DESIGN.md's exit codes.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+import click
+
+from kubectl_meshdebug import __version__
+from kubectl_meshdebug.cli.options import global_options, settings
+from kubectl_meshdebug.errors import EXIT_UNREACHABLE, MeshdebugError
+
+# name -> (module, function, one-line help). Help text lives here so that listing the
+# commands imports none of them.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "loglevel": ("loglevel", "loglevel", "Show or set a proxy's Envoy log levels."),
+    "stats": ("stats", "stats", "Envoy stats, filtered by regex or Service, with deltas."),
+    "clusters": ("proxyconfig", "clusters", "Envoy clusters with TLS, breakers and endpoints."),
+    "routes": ("proxyconfig", "routes", "Envoy routes: domains, matches and target clusters."),
+    "listeners": ("proxyconfig", "listeners", "Envoy listeners and their filter chains."),
+    "endpoints": ("proxyconfig", "endpoints", "Envoy endpoints with every health flag spelled out."),
+    "config-dump": ("proxyconfig", "config_dump", "The proxy's config dump, or a part via JSONPath."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module, attr, _ = COMMANDS[cmd_name]
+        try:
+            mod = importlib.import_module(f"kubectl_meshdebug.cli.{module}")
+        except ModuleNotFoundError:
+            return None
+        return getattr(mod, attr)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, help_text) for name, (_, _, help_text) in COMMANDS.items()]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog="""Examples:
+
+\b
+  kubectl meshdebug why-503 sleep-5b59 httpbin -n foo
+  kubectl meshdebug loglevel sleep-5b59 trace
+  kubectl meshdebug stats deploy/sleep --service httpbin:8000 --delta 10
+  kubectl meshdebug clusters sleep-5b59 --fqdn httpbin.foo.svc.cluster.local
+  kubectl meshdebug demo
+
+Every command takes kubectl's flags after its name (-n, --context, --kubeconfig, -o).""",
+)
+@click.version_option(__version__, prog_name="kubectl-meshdebug")
+@global_options
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """Debug Istio sidecars: Envoy's admin API joined to your Services and Istio rules."""
+    settings(ctx)
+
+
+def _verbose(argv: list[str]) -> bool:
+    return any(a in ("-v", "--verbose") or (a.startswith("-v") and set(a[1:]) == {"v"})
+               for a in argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    prog = "kubectl meshdebug" if os.environ.get("KUBECTL_PLUGINS_CALLER") else "kubectl-meshdebug"
+    verbose = _verbose(args)
+    try:
+        rc = cli.main(args=args, prog_name=prog, standalone_mode=False)
+    except MeshdebugError as exc:
+        click.echo(f"error: {exc.one_line()}", err=True)
+        if verbose and exc.detail:
+            click.echo(exc.detail.rstrip(), err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.stderr.close()
+        sys.exit(0)
+    except Exception as exc:  # a bug: still one line unless -v asks for the traceback
+        if verbose:
+            raise
+        click.echo(
+            f"error: internal error {exc.__class__.__name__}: {exc} (rerun with -v for the "
+            "traceback, and please report it)", err=True)
+        sys.exit(EXIT_UNREACHABLE if isinstance(exc, OSError) else 70)
+    sys.exit(rc if isinstance(rc, int) else 0)
+
+
+def complete(argv: list[str] | None = None) -> None:
+    """kubectl_complete-meshdebug: kubectl runs it with the words after `meshdebug`."""
+    from kubectl_meshdebug.cli.completion import run_completion
+
+    sys.exit(run_completion(cli, list(sys.argv[1:] if argv is None else argv)))

@@ -1,0 +1,152 @@
+"""Typed calls to Envoy's admin API over any transport.
+
+Envoy 1.40 refuses GET on mutating endpoints (/logging, /reset_counters), treats the
+/stats filter as an RE2 search, and answers errors with a short text body. Because
+pilot-agent hides the HTTP status, errors are recognised from the body too.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from kubectl_meshdebug.errors import AdminError, UnreachableError
+from kubectl_meshdebug.transport.base import AdminResponse, Transport
+
+# Envoy's error bodies, for transports that cannot see the status code.
+_ERROR_BODIES: list[tuple[re.Pattern[str], int]] = [
+    (re.compile(r"^error: unknown logger name", re.M), 400),
+    (re.compile(r"^Invalid re2 regex", re.M), 400),
+    (re.compile(r"not found in config dump"), 404),
+    (re.compile(r"^Method \w+ not allowed", re.M), 405),
+    (re.compile(r"^invalid path\. admin commands are", re.M), 404),
+    (re.compile(r"^error: ", re.M), 400),
+]
+
+ALL_STAT_TYPES = ("counters", "gauges", "histograms")
+
+
+def error_status(response: AdminResponse) -> int | None:
+    """The HTTP error status of a response, inferred from the body when unknown."""
+    if response.status is not None:
+        return response.status if response.status >= 400 else None
+    head = response.body[:512].decode("utf-8", "replace")
+    for pattern, status in _ERROR_BODIES:
+        if pattern.search(head):
+            return status
+    return None
+
+
+def _first_line(body: bytes) -> str:
+    text = body.decode("utf-8", "replace").strip()
+    return text.splitlines()[0] if text else "(empty body)"
+
+
+class AdminClient:
+    """One proxy's admin API. Every call raises AdminError on Envoy's error answers."""
+
+    def __init__(self, transport: Transport, timeout: float = 30.0) -> None:
+        self.transport = transport
+        self.timeout = timeout
+
+    @property
+    def describe(self) -> str:
+        return self.transport.describe
+
+    def call(self, method: str, path: str, params: dict[str, Any] | None = None) -> bytes:
+        query = ""
+        if params:
+            clean = {k: v for k, v in params.items() if v is not None and v is not False}
+            query = "&".join(
+                quote(k, safe="") if v is True else urlencode({k: v}, safe=":,")
+                for k, v in clean.items()
+            )
+        full = f"{path}?{query}" if query else path
+        response = self.transport.request(method, full, self.timeout)
+        status = error_status(response)
+        if status is not None:
+            if status == 503 and path == "/ready":
+                return response.body
+            raise AdminError(
+                f"Envoy answered {status} to {method} {path}: {_first_line(response.body)}",
+                status=status,
+            )
+        return response.body
+
+    def call_json(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        body = self.call("GET", path, params)
+        try:
+            return json.loads(body)
+        except ValueError as exc:
+            raise UnreachableError(
+                f"{path} from {self.describe} is not JSON ({len(body)} bytes): {exc}"
+            ) from exc
+
+    # logging ---------------------------------------------------------------------
+    def loggers(self) -> dict[str, str]:
+        """Every logger and its level (POST /logging with no parameters lists them)."""
+        from kubectl_meshdebug.envoy.logging import parse_loggers
+
+        return parse_loggers(self.call("POST", "/logging").decode("utf-8", "replace"))
+
+    def set_all_levels(self, level: str) -> dict[str, str]:
+        from kubectl_meshdebug.envoy.logging import parse_loggers
+
+        body = self.call("POST", "/logging", {"level": level})
+        return parse_loggers(body.decode("utf-8", "replace"))
+
+    def set_levels(self, paths: dict[str, str]) -> dict[str, str]:
+        """Set several loggers in one atomic request (`/logging?paths=a:b,c:d`)."""
+        from kubectl_meshdebug.envoy.logging import parse_loggers
+
+        spec = ",".join(f"{name}:{level}" for name, level in paths.items())
+        body = self.call("POST", "/logging", {"paths": spec})
+        return parse_loggers(body.decode("utf-8", "replace"))
+
+    # stats -----------------------------------------------------------------------
+    def stats_text(
+        self,
+        filter_re: str | None = None,
+        usedonly: bool = False,
+        stat_type: str | None = None,
+        fmt: str | None = None,
+    ) -> str:
+        params: dict[str, Any] = {"usedonly": usedonly, "filter": filter_re}
+        if stat_type:
+            params["type"] = stat_type.capitalize()
+        if fmt:
+            params["format"] = fmt
+        return self.call("GET", "/stats", params).decode("utf-8", "replace")
+
+    def reset_counters(self) -> None:
+        self.call("POST", "/reset_counters")
+
+    # clusters, config dump, server -----------------------------------------------
+    def clusters_json(self, filter_re: str | None = None) -> Any:
+        return self.call_json("/clusters", {"format": "json", "filter": filter_re})
+
+    def config_dump(
+        self,
+        resource: str | None = None,
+        include_eds: bool = False,
+        name_regex: str | None = None,
+        mask: str | None = None,
+    ) -> Any:
+        params = {
+            "resource": resource, "include_eds": include_eds, "name_regex": name_regex,
+            "mask": mask,
+        }
+        return self.call_json("/config_dump", params)
+
+    def server_info(self) -> Any:
+        return self.call_json("/server_info")
+
+    def ready(self) -> tuple[bool, str]:
+        """(ready, state text): /ready answers 200 LIVE or 503 PRE_INITIALIZING."""
+        response = self.transport.request("GET", "/ready", self.timeout)
+        text = response.text.strip()
+        if response.status is not None:
+            return response.status == 200, text
+        return text == "LIVE", text

@@ -1,0 +1,505 @@
+"""Index an Envoy `/config_dump` into clusters, listeners, routes, endpoints and secrets.
+
+Accepts what `/config_dump` returns with or without `include_eds`, the per-resource form
+(`?resource=dynamic_active_clusters`), v2 and v3 type URLs, and camelCase or snake_case
+keys. One pass over each section; nothing is parsed that a caller does not ask for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubectl_meshdebug.envoy import protojson
+
+SECTION_KINDS = {
+    "BootstrapConfigDump": "bootstrap",
+    "ClustersConfigDump": "clusters",
+    "ListenersConfigDump": "listeners",
+    "RoutesConfigDump": "routes",
+    "ScopedRoutesConfigDump": "scoped_routes",
+    "EndpointsConfigDump": "endpoints",
+    "SecretsConfigDump": "secrets",
+}
+# `?resource=` answers with items of these nested types.
+ITEM_KINDS = {
+    "DynamicCluster": ("clusters", "dynamic_active_clusters"),
+    "StaticCluster": ("clusters", "static_clusters"),
+    "DynamicListener": ("listeners", "dynamic_listeners"),
+    "StaticListener": ("listeners", "static_listeners"),
+    "DynamicRouteConfig": ("routes", "dynamic_route_configs"),
+    "StaticRouteConfig": ("routes", "static_route_configs"),
+    "DynamicEndpointConfig": ("endpoints", "dynamic_endpoint_configs"),
+    "StaticEndpointConfig": ("endpoints", "static_endpoint_configs"),
+    "DynamicSecret": ("secrets", "dynamic_active_secrets"),
+    "StaticSecret": ("secrets", "static_secrets"),
+}
+
+
+class ConfigDumpError(ValueError):
+    """The document is not a config dump (wrong JSON type, no `configs`)."""
+
+
+def _type_name(item: dict[str, Any]) -> str:
+    return str(item.get("@type", "")).rsplit(".", 1)[-1]
+
+
+@dataclass
+class TlsInfo:
+    """What an upstream cluster sends: none, simple, mutual, istio-mutual or auto."""
+
+    mode: str
+    sni: str = ""
+    sans: list[str] = field(default_factory=list)
+    detail: str = ""
+
+
+@dataclass
+class ClusterRecord:
+    name: str
+    state: str  # static | dynamic | warming
+    type: str
+    version_info: str
+    tls: TlsInfo
+    circuit_breakers: dict[str, int]
+    outlier: dict[str, Any]
+    istio: dict[str, Any]
+    eds_service_name: str
+    raw: dict[str, Any]
+
+
+@dataclass
+class FilterChainInfo:
+    name: str
+    match: dict[str, Any]
+    tls_required: bool
+    tls_client_cert_required: bool
+    filters: list[str]
+    route_config: str
+    inline_routes: dict[str, Any] | None
+    tcp_cluster: str
+
+
+@dataclass
+class ListenerRecord:
+    name: str
+    state: str  # static | active | warming | draining | error
+    address: str
+    port: int | None
+    direction: str
+    chains: list[FilterChainInfo]
+    error: str
+    raw: dict[str, Any]
+
+    @property
+    def protocols(self) -> list[str]:
+        kinds = []
+        for chain in self.chains:
+            if "envoy.filters.network.http_connection_manager" in chain.filters:
+                kinds.append("HTTP")
+            elif "envoy.filters.network.tcp_proxy" in chain.filters:
+                kinds.append("TCP")
+        return sorted(set(kinds))
+
+
+@dataclass
+class RouteRecord:
+    route_config: str
+    virtual_host: str
+    domains: list[str]
+    match: str
+    action: str
+    clusters: list[tuple[str, int | None]]
+    istio: dict[str, Any]
+    raw: dict[str, Any]
+
+
+@dataclass
+class EndpointRecord:
+    cluster: str
+    address: str
+    port: int | None
+    health: str
+    weight: int | None
+    locality: str
+
+
+@dataclass
+class ConfigDump:
+    sections: dict[str, dict[str, Any]]
+
+    @classmethod
+    def from_json(cls, doc: Any) -> ConfigDump:
+        if not isinstance(doc, dict) or not isinstance(doc.get("configs"), list):
+            raise ConfigDumpError(
+                "not an Envoy config dump: expected a JSON object with a 'configs' list"
+            )
+        sections: dict[str, dict[str, Any]] = {}
+        for item in doc["configs"]:
+            if not isinstance(item, dict):
+                raise ConfigDumpError("not an Envoy config dump: 'configs' holds a non-object")
+            name = _type_name(item)
+            if protojson.needs_normalizing(item):
+                item = protojson.normalize(item)
+            if name in SECTION_KINDS:
+                sections.setdefault(SECTION_KINDS[name], {}).update(item)
+            elif name in ITEM_KINDS:
+                kind, key = ITEM_KINDS[name]
+                sections.setdefault(kind, {}).setdefault(key, []).append(item)
+        return cls(sections)
+
+    # clusters ------------------------------------------------------------------
+    def clusters(self) -> list[ClusterRecord]:
+        sec = self.sections.get("clusters", {})
+        out: list[ClusterRecord] = []
+        for state, key in (
+            ("static", "static_clusters"),
+            ("dynamic", "dynamic_active_clusters"),
+            ("warming", "dynamic_warming_clusters"),
+        ):
+            for entry in sec.get(key, []) or []:
+                cluster = entry.get("cluster") or {}
+                if cluster:
+                    out.append(cluster_record(cluster, state, str(entry.get("version_info", ""))))
+        return out
+
+    # listeners -----------------------------------------------------------------
+    def listeners(self) -> list[ListenerRecord]:
+        sec = self.sections.get("listeners", {})
+        out: list[ListenerRecord] = []
+        for entry in sec.get("static_listeners", []) or []:
+            if entry.get("listener"):
+                out.append(listener_record(entry["listener"], "static", ""))
+        for entry in sec.get("dynamic_listeners", []) or []:
+            found = False
+            for state in ("active", "warming", "draining"):
+                block = entry.get(f"{state}_state") or {}
+                if block.get("listener"):
+                    out.append(listener_record(block["listener"], state, ""))
+                    found = True
+            error = entry.get("error_state")
+            if error:
+                details = error.get("details", "")
+                if found:
+                    out[-1].error = details
+                else:
+                    out.append(
+                        ListenerRecord(
+                            entry.get("name", ""), "error", "", None, "", [], details, entry
+                        )
+                    )
+        return out
+
+    # routes --------------------------------------------------------------------
+    def route_configs(self) -> Iterator[tuple[dict[str, Any], str]]:
+        sec = self.sections.get("routes", {})
+        for entry in sec.get("static_route_configs", []) or []:
+            if entry.get("route_config"):
+                yield entry["route_config"], "static"
+        for entry in sec.get("dynamic_route_configs", []) or []:
+            if entry.get("route_config"):
+                yield entry["route_config"], "dynamic"
+        for listener in self.listeners():
+            for chain in listener.chains:
+                if chain.inline_routes:
+                    yield chain.inline_routes, f"inline:{listener.name}"
+
+    def routes(self) -> list[RouteRecord]:
+        out: list[RouteRecord] = []
+        for config, _state in self.route_configs():
+            name = str(config.get("name", ""))
+            for vhost in config.get("virtual_hosts", []) or []:
+                for route in vhost.get("routes", []) or []:
+                    out.append(route_record(name, vhost, route))
+        return out
+
+    # endpoints -----------------------------------------------------------------
+    def has_endpoints(self) -> bool:
+        return "endpoints" in self.sections
+
+    def endpoints(self) -> list[EndpointRecord]:
+        sec = self.sections.get("endpoints", {})
+        out: list[EndpointRecord] = []
+        for key in ("static_endpoint_configs", "dynamic_endpoint_configs"):
+            for entry in sec.get(key, []) or []:
+                assignment = entry.get("endpoint_config") or {}
+                cluster = assignment.get("cluster_name", "")
+                for group in assignment.get("endpoints", []) or []:
+                    locality = "/".join(
+                        v for v in (group.get("locality") or {}).values() if isinstance(v, str)
+                    )
+                    for lb in group.get("lb_endpoints", []) or []:
+                        address, port = socket_address(
+                            (lb.get("endpoint") or {}).get("address") or {}
+                        )
+                        out.append(
+                            EndpointRecord(
+                                cluster, address, port, lb.get("health_status", "HEALTHY"),
+                                protojson.uint(lb.get("load_balancing_weight")), locality,
+                            )
+                        )
+        return out
+
+    # secrets and bootstrap -------------------------------------------------------
+    def bootstrap(self) -> dict[str, Any]:
+        return (self.sections.get("bootstrap") or {}).get("bootstrap") or {}
+
+
+def socket_address(address: dict[str, Any]) -> tuple[str, int | None]:
+    sock = address.get("socket_address")
+    if sock:
+        return str(sock.get("address", "")), protojson.uint(sock.get("port_value"))
+    pipe = address.get("pipe")
+    if pipe:
+        return f"unix://{pipe.get('path', '')}", None
+    internal = address.get("envoy_internal_address")
+    if internal:
+        endpoint_id = internal.get("endpoint_id")
+        suffix = f"/{endpoint_id}" if endpoint_id else ""
+        return f"envoy://{internal.get('server_listener_name', '')}{suffix}", None
+    return "", None
+
+
+# ---------------------------------------------------------------------------------------
+# clusters
+
+
+def _find_tls_context(socket: dict[str, Any]) -> dict[str, Any] | None:
+    """The UpstreamTlsContext inside a transport socket, unwrapping Istio's wrappers."""
+    typed = socket.get("typed_config") or socket.get("config") or {}
+    if "common_tls_context" in typed or "UpstreamTlsContext" in str(typed.get("@type", "")):
+        return typed
+    inner = typed.get("transport_socket")
+    if isinstance(inner, dict):
+        return _find_tls_context(inner)
+    return None
+
+
+def tls_from_context(ctx: dict[str, Any]) -> TlsInfo:
+    common = ctx.get("common_tls_context") or {}
+    has_cert = bool(
+        common.get("tls_certificate_sds_secret_configs") or common.get("tls_certificates")
+    )
+    alpn = common.get("alpn_protocols") or []
+    sds_names = [c.get("name", "") for c in common.get("tls_certificate_sds_secret_configs") or []]
+    validation = (common.get("combined_validation_context") or {}).get(
+        "default_validation_context"
+    ) or common.get("validation_context") or {}
+    sans = [
+        str((m.get("matcher") or {}).get("exact") or (m.get("matcher") or {}).get("prefix") or "")
+        for m in validation.get("match_typed_subject_alt_names") or []
+    ] + [
+        str(m.get("exact") or m.get("prefix") or "")
+        for m in validation.get("match_subject_alt_names") or []
+    ]
+    if has_cert and (
+        "istio" in alpn or "istio-peer-exchange" in alpn or "default" in sds_names
+        or any(s.startswith("spiffe://") for s in sans)
+        or any(
+            (c.get("certificate_chain") or {}).get("filename", "").startswith("/etc/certs")
+            for c in common.get("tls_certificates") or []
+        )
+    ):
+        mode = "istio-mutual"
+    elif has_cert:
+        mode = "mutual"
+    else:
+        mode = "simple"
+    return TlsInfo(mode, str(ctx.get("sni", "")), [s for s in sans if s])
+
+
+def cluster_tls(cluster: dict[str, Any]) -> TlsInfo:
+    socket = cluster.get("transport_socket")
+    if socket:
+        ctx = _find_tls_context(socket)
+        if ctx is not None:
+            return tls_from_context(ctx)
+        return TlsInfo("none", detail=str(socket.get("name", "")))
+    if cluster.get("tls_context"):  # v2 field
+        return tls_from_context(cluster["tls_context"])
+    matches = cluster.get("transport_socket_matches") or []
+    if matches:
+        modes = []
+        for match in matches:
+            ctx = _find_tls_context(match.get("transport_socket") or {})
+            modes.append(tls_from_context(ctx) if ctx is not None else TlsInfo("none"))
+        secure = next((m for m in modes if m.mode != "none"), None)
+        if secure and any(m.mode == "none" for m in modes):
+            return TlsInfo(
+                "auto", secure.sni, secure.sans,
+                detail=f"{secure.mode} to sidecars, plaintext otherwise",
+            )
+        return secure or TlsInfo("none")
+    return TlsInfo("none")
+
+
+def cluster_type(cluster: dict[str, Any]) -> str:
+    if cluster.get("cluster_type"):
+        return str(cluster["cluster_type"].get("name", "CUSTOM")).rsplit(".", 1)[-1]
+    return str(cluster.get("type", "STATIC" if "load_assignment" in cluster else "EDS"))
+
+
+def circuit_breakers(cluster: dict[str, Any]) -> dict[str, int]:
+    """DEFAULT-priority thresholds; Envoy omits the priority field for DEFAULT."""
+    for threshold in (cluster.get("circuit_breakers") or {}).get("thresholds") or []:
+        if threshold.get("priority", "DEFAULT") == "DEFAULT":
+            out = {}
+            for key in ("max_connections", "max_pending_requests", "max_requests", "max_retries"):
+                value = protojson.uint(threshold.get(key))
+                if value is not None:
+                    out[key] = value
+            return out
+    return {}
+
+
+def istio_metadata(resource: dict[str, Any]) -> dict[str, Any]:
+    meta = (resource.get("metadata") or {}).get("filter_metadata") or {}
+    return dict(meta.get("istio") or {})
+
+
+def cluster_record(cluster: dict[str, Any], state: str, version: str) -> ClusterRecord:
+    eds = cluster.get("eds_cluster_config") or {}
+    return ClusterRecord(
+        name=str(cluster.get("name", "")),
+        state=state,
+        type=cluster_type(cluster),
+        version_info=version,
+        tls=cluster_tls(cluster),
+        circuit_breakers=circuit_breakers(cluster),
+        outlier=dict(cluster.get("outlier_detection") or {}),
+        istio=istio_metadata(cluster),
+        eds_service_name=str(eds.get("service_name", "")),
+        raw=cluster,
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# listeners
+
+_HCM_NAMES = ("envoy.filters.network.http_connection_manager", "envoy.http_connection_manager")
+_TCP_NAMES = ("envoy.filters.network.tcp_proxy", "envoy.tcp_proxy")
+
+
+def _filter_name(flt: dict[str, Any]) -> str:
+    name = str(flt.get("name", ""))
+    if name in _HCM_NAMES or "HttpConnectionManager" in str(
+        (flt.get("typed_config") or {}).get("@type", "")
+    ):
+        return _HCM_NAMES[0]
+    if name in _TCP_NAMES:
+        return _TCP_NAMES[0]
+    return name
+
+
+def chain_info(chain: dict[str, Any]) -> FilterChainInfo:
+    filters = chain.get("filters") or []
+    names = [_filter_name(f) for f in filters]
+    route_config = ""
+    inline = None
+    tcp_cluster = ""
+    for flt, name in zip(filters, names):
+        typed = flt.get("typed_config") or flt.get("config") or {}
+        if name == _HCM_NAMES[0]:
+            route_config = str((typed.get("rds") or {}).get("route_config_name", ""))
+            inline = typed.get("route_config")
+        elif name == _TCP_NAMES[0]:
+            tcp_cluster = str(typed.get("cluster", "")) or ",".join(
+                c.get("name", "") for c in (typed.get("weighted_clusters") or {}).get("clusters", [])
+            )
+    socket = chain.get("transport_socket") or {}
+    ctx = (socket.get("typed_config") or {}) if socket else (chain.get("tls_context") or {})
+    tls_required = bool(ctx) and (
+        "common_tls_context" in ctx or "DownstreamTlsContext" in str(ctx.get("@type", ""))
+    )
+    require_cert = protojson.uint(ctx.get("require_client_certificate")) if ctx else None
+    if ctx.get("require_client_certificate") is True:
+        require_cert = 1
+    return FilterChainInfo(
+        name=str(chain.get("name", "")),
+        match=dict(chain.get("filter_chain_match") or {}),
+        tls_required=tls_required,
+        tls_client_cert_required=bool(require_cert),
+        filters=names,
+        route_config=route_config,
+        inline_routes=inline,
+        tcp_cluster=tcp_cluster,
+    )
+
+
+def listener_record(listener: dict[str, Any], state: str, error: str) -> ListenerRecord:
+    address, port = socket_address(listener.get("address") or {})
+    chains = [chain_info(c) for c in listener.get("filter_chains") or []]
+    if listener.get("default_filter_chain"):
+        chains.append(chain_info(listener["default_filter_chain"]))
+    return ListenerRecord(
+        name=str(listener.get("name", "")),
+        state=state,
+        address=address,
+        port=port,
+        direction=str(listener.get("traffic_direction", "")),
+        chains=chains,
+        error=error,
+        raw=listener,
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# routes
+
+
+def describe_match(match: dict[str, Any]) -> str:
+    for key in ("prefix", "path", "path_separated_prefix"):
+        if key in match:
+            text = f"{key} {match[key]}"
+            break
+    else:
+        regex = (match.get("safe_regex") or {}).get("regex") or match.get("regex")
+        if regex is not None:
+            text = f"regex {regex}"
+        elif match.get("path_match_policy"):
+            text = "path template"
+        elif match.get("connect_matcher") is not None:
+            text = "CONNECT"
+        else:
+            text = "any"
+    headers = [h.get("name", "") for h in match.get("headers") or []]
+    if headers:
+        text += " headers " + ",".join(headers)
+    return text
+
+
+def route_record(config_name: str, vhost: dict[str, Any], route: dict[str, Any]) -> RouteRecord:
+    clusters: list[tuple[str, int | None]] = []
+    action = "unknown"
+    if "route" in route:
+        target = route["route"]
+        if "cluster" in target:
+            clusters = [(str(target["cluster"]), None)]
+            action = "route"
+        elif "weighted_clusters" in target:
+            clusters = [
+                (str(c.get("name", "")), protojson.uint(c.get("weight")))
+                for c in target["weighted_clusters"].get("clusters") or []
+            ]
+            action = "weighted"
+        elif "cluster_header" in target:
+            action = f"cluster from header {target['cluster_header']}"
+        elif "cluster_specifier_plugin" in target:
+            action = "cluster plugin"
+    elif "redirect" in route:
+        action = "redirect"
+    elif "direct_response" in route:
+        action = f"direct {route['direct_response'].get('status', '')}"
+    elif "non_forwarding_action" in route:
+        action = "non-forwarding"
+    return RouteRecord(
+        route_config=config_name,
+        virtual_host=str(vhost.get("name", "")),
+        domains=[str(d) for d in vhost.get("domains") or []],
+        match=describe_match(route.get("match") or {}),
+        action=action,
+        clusters=clusters,
+        istio=istio_metadata(route),
+        raw=route,
+    )

@@ -1,0 +1,74 @@
+"""Proto3 JSON as Envoy writes it: old builds wrote camelCase keys, new ones snake_case.
+
+The parsers read snake_case only; `normalize` converts a camelCase document once. It is
+applied only to sections that need it, so a 100 MB snake_case dump is not copied.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_CAMEL = re.compile(r"(?<=[a-z0-9])([A-Z])")
+# Keys whose children are user data (header names, metadata namespaces), not proto fields.
+_OPAQUE = {"filter_metadata", "typed_filter_metadata", "fields"}
+
+
+def snake(key: str) -> str:
+    if key.startswith("@") or key.islower():
+        return key
+    return _CAMEL.sub(r"_\1", key).lower()
+
+
+def needs_normalizing(doc: Any, depth: int = 3) -> bool:
+    """True when a camelCase key appears near the top of the document."""
+    if depth < 0:
+        return False
+    if isinstance(doc, dict):
+        for key, value in doc.items():
+            if not key.startswith("@") and snake(key) != key:
+                return True
+            if needs_normalizing(value, depth - 1):
+                return True
+    elif isinstance(doc, list):
+        return any(needs_normalizing(v, depth - 1) for v in doc[:3])
+    return False
+
+
+def normalize(doc: Any) -> Any:
+    """Recursively convert camelCase keys to snake_case, leaving opaque maps alone."""
+    if isinstance(doc, dict):
+        out: dict[str, Any] = {}
+        for key, value in doc.items():
+            new_key = snake(key)
+            out[new_key] = value if new_key in _OPAQUE else normalize(value)
+        return out
+    if isinstance(doc, list):
+        return [normalize(v) for v in doc]
+    return doc
+
+
+def duration_seconds(value: Any) -> float | None:
+    """`"1s"`, `"0.250s"` or `{"seconds": 1, "nanos": 5}` -> seconds."""
+    if value is None:
+        return None
+    if isinstance(value, str) and value.endswith("s"):
+        try:
+            return float(value[:-1])
+        except ValueError:
+            return None
+    if isinstance(value, dict):
+        return float(value.get("seconds", 0)) + float(value.get("nanos", 0)) / 1e9
+    return None
+
+
+def uint(value: Any) -> int | None:
+    """Wrapped uint32 values come as ints, strings ("5") or {"value": 5}."""
+    if isinstance(value, dict):
+        value = value.get("value")
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None

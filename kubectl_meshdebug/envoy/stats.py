@@ -1,0 +1,83 @@
+"""`/stats` text output: `name: value` lines; histograms carry quantile summaries."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Union
+
+from kubectl_meshdebug.errors import UsageError
+
+StatValue = Union[int, str]
+
+
+@dataclass
+class Stat:
+    name: str
+    value: StatValue
+
+    @property
+    def is_histogram(self) -> bool:
+        return isinstance(self.value, str)
+
+
+def parse_stats_text(text: str) -> list[Stat]:
+    """Parse Envoy's `/stats` text; names may contain `: ` only before the last colon."""
+    out: list[Stat] = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        name, sep, value = line.rpartition(": ")
+        if not sep:
+            name, sep, value = line.partition(":")
+            if not sep:
+                continue
+        value = value.strip()
+        try:
+            out.append(Stat(name.strip(), int(value)))
+        except ValueError:
+            if value.startswith(("P0", "No recorded values")):
+                out.append(Stat(name.strip(), value))
+            else:
+                # histogram lines may themselves contain ": " inside the quantiles
+                head, sep2, rest = line.partition(": ")
+                out.append(Stat(head.strip(), rest.strip()))
+    return out
+
+
+def validate_regex(pattern: str) -> str:
+    """Reject patterns Python cannot compile: RE2 is a subset, so this catches typos early."""
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise UsageError(f"--filter {pattern!r} is not a valid regular expression: {exc}") from exc
+    if re.search(r"\(\?[=!<]|\\[1-9]", pattern):
+        raise UsageError(
+            f"--filter {pattern!r} uses lookaround or backreferences, which Envoy's RE2 "
+            "does not support"
+        )
+    return pattern
+
+
+def stats_as_dict(stats: list[Stat]) -> dict[str, StatValue]:
+    return {s.name: s.value for s in stats}
+
+
+def delta(before: list[Stat], after: list[Stat], seconds: float) -> list[dict[str, object]]:
+    """What changed between two samples, with the rate per second (counters and gauges)."""
+    old = stats_as_dict(before)
+    rows = []
+    for stat in after:
+        if stat.is_histogram or not isinstance(old.get(stat.name, 0), int):
+            continue
+        prev = old.get(stat.name, 0)
+        assert isinstance(prev, int) and isinstance(stat.value, int)
+        change = stat.value - prev
+        if change:
+            rows.append(
+                {
+                    "name": stat.name, "before": prev, "after": stat.value, "delta": change,
+                    "per_second": round(change / seconds, 3) if seconds else None,
+                }
+            )
+    return rows

@@ -1,0 +1,52 @@
+"""Errors a user sees as one line on stderr, each with the exit code of DESIGN.md.
+
+Every layer raises these instead of printing, so that only the CLI decides how a
+failure looks and which exit code it gets.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_USAGE = 2
+EXIT_UNREACHABLE = 3
+
+
+class MeshdebugError(Exception):
+    """A failure the user can act on; `hint` says what to do, `detail` is shown with -v."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, message: str, *, hint: str = "", detail: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.detail = detail
+
+    def one_line(self) -> str:
+        text = self.message.rstrip(".")
+        if self.hint:
+            text += f"; {self.hint}"
+        return " ".join(text.split())
+
+
+class UsageError(MeshdebugError):
+    """Bad arguments or unreadable input files (exit 2)."""
+
+    exit_code = EXIT_USAGE
+
+
+class UnreachableError(MeshdebugError):
+    """The cluster or the proxy could not be reached or refused us (exit 3)."""
+
+    exit_code = EXIT_UNREACHABLE
+
+
+class AdminError(MeshdebugError):
+    """Envoy's admin API answered, but with an error (bad regex, unknown logger, ...)."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, message: str, *, status: int | None = None, **kw: str) -> None:
+        super().__init__(message, **kw)
+        self.status = status

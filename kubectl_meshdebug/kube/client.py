@@ -1,0 +1,100 @@
+"""Load kubeconfig (or in-cluster config) and build API objects, importing the client lazily.
+
+`kubectl-meshdebug --help` must not pay for importing the kubernetes package, so nothing
+at module level here imports it.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+from kubectl_meshdebug.errors import UnreachableError, UsageError
+
+
+@dataclass
+class KubeConfig:
+    kubeconfig: str | None = None
+    context: str | None = None
+    request_timeout: float = 30.0
+
+
+def _quiet_urllib3() -> None:
+    """macOS's system python links LibreSSL; urllib3's warning about it helps nobody here."""
+    warnings.filterwarnings("ignore", message=".*LibreSSL.*")
+    warnings.filterwarnings("ignore", message=".*OpenSSL 1.1.1.*")
+
+
+def load_api_client(cfg: KubeConfig) -> Any:
+    """An ApiClient for the chosen context; never writes the user's kubeconfig."""
+    _quiet_urllib3()
+    from kubernetes import client, config
+    from kubernetes.config.config_exception import ConfigException
+
+    configuration = client.Configuration()
+    try:
+        if cfg.kubeconfig or os.environ.get("KUBECONFIG") or os.path.exists(
+            os.path.expanduser("~/.kube/config")
+        ) or not os.environ.get("KUBERNETES_SERVICE_HOST"):
+            config.load_kube_config(
+                config_file=cfg.kubeconfig,
+                context=cfg.context,
+                client_configuration=configuration,
+                persist_config=False,
+            )
+        else:
+            config.load_incluster_config(client_configuration=configuration)
+    except ConfigException as exc:
+        raise UsageError(
+            f"no usable kubeconfig: {exc}",
+            hint="pass --kubeconfig/--context, or use -f/--manifests and --admin-url offline",
+        ) from exc
+    except FileNotFoundError as exc:
+        raise UsageError(f"kubeconfig not found: {exc.filename}") from exc
+    except Exception as exc:  # malformed YAML, exec plugin failures
+        raise UnreachableError(f"could not load kubeconfig: {exc}") from exc
+    configuration.retries = 1
+    return client.ApiClient(configuration)
+
+
+def _kubeconfig_paths(cfg: KubeConfig) -> list[str]:
+    if cfg.kubeconfig:
+        return [cfg.kubeconfig]
+    env = os.environ.get("KUBECONFIG")
+    if env:
+        return [p for p in env.split(os.pathsep) if p]
+    return [os.path.expanduser("~/.kube/config")]
+
+
+def current_namespace(cfg: KubeConfig) -> str:
+    """The context's namespace, as kubectl uses it when -n is not given.
+
+    Read with PyYAML rather than the kubernetes package so that commands which never
+    touch the API server (--admin-url, --dump) stay fast. With several KUBECONFIG
+    files, the first `current-context` and the first context of that name win, as in kubectl.
+    """
+    import yaml
+
+    docs = []
+    for path in _kubeconfig_paths(cfg):
+        try:
+            with open(path, encoding="utf-8") as fh:
+                doc = yaml.safe_load(fh)
+        except (OSError, yaml.YAMLError):
+            continue
+        if isinstance(doc, dict):
+            docs.append(doc)
+    if not docs:
+        sa_ns = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+        if os.environ.get("KUBERNETES_SERVICE_HOST") and os.path.exists(sa_ns):
+            with open(sa_ns, encoding="utf-8") as fh:
+                return fh.read().strip() or "default"
+        return "default"
+    name = cfg.context or next((d.get("current-context") for d in docs if d.get("current-context")), None)
+    for doc in docs:
+        for ctx in doc.get("contexts") or []:
+            if isinstance(ctx, dict) and ctx.get("name") == name:
+                return ((ctx.get("context") or {}).get("namespace")) or "default"
+    return "default"

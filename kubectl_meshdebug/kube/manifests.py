@@ -1,0 +1,101 @@
+"""Read Kubernetes objects from files, folders or stdin, as `kubectl get -o yaml` writes them.
+
+YAML or JSON; single objects, `List`s and multi-document files. Anything that is not a
+Kubernetes object (no kind or apiVersion) is an input error naming the file and document.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterable
+from typing import Any
+
+from kubectl_meshdebug.errors import UsageError
+
+_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def _expand(paths: Iterable[str]) -> list[str]:
+    files: list[str] = []
+    for path in paths:
+        if path == "-":
+            files.append(path)
+        elif os.path.isdir(path):
+            for root, _dirs, names in sorted(os.walk(path)):
+                files.extend(
+                    os.path.join(root, n) for n in sorted(names) if n.endswith(_SUFFIXES)
+                )
+        elif os.path.exists(path):
+            files.append(path)
+        else:
+            raise UsageError(f"-f {path}: no such file or directory")
+    return files
+
+
+def _read(path: str) -> str:
+    if path == "-":
+        return sys.stdin.read()
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except OSError as exc:
+        raise UsageError(f"-f {path}: {exc.strerror}") from exc
+    if b"\0" in raw[:8192]:
+        raise UsageError(f"-f {path}: binary file, not YAML or JSON")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"-f {path}: not UTF-8 text") from exc
+
+
+def parse_documents(text: str, source: str) -> list[Any]:
+    """JSON first (fast, and what `kubectl get -o json` writes), YAML otherwise."""
+    stripped = text.lstrip()
+    if stripped.startswith(("{", "[")):
+        try:
+            doc = json.loads(text)
+            return doc if isinstance(doc, list) else [doc]
+        except ValueError:
+            pass
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        return [d for d in yaml.load_all(text, Loader=loader) if d is not None]
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise UsageError(f"-f {source}:{where} not valid YAML or JSON: {problem}") from exc
+
+
+def flatten(doc: Any, source: str, index: int) -> list[dict[str, Any]]:
+    if not isinstance(doc, dict):
+        raise UsageError(
+            f"-f {source}: document {index + 1} is a {type(doc).__name__}, not a Kubernetes object"
+        )
+    kind = doc.get("kind")
+    if isinstance(kind, str) and kind.endswith("List") and isinstance(doc.get("items"), list):
+        out: list[dict[str, Any]] = []
+        for item in doc["items"]:
+            out.extend(flatten(item, source, index))
+        return out
+    if not isinstance(kind, str) or not doc.get("apiVersion") or not isinstance(
+        doc.get("metadata"), dict
+    ):
+        raise UsageError(
+            f"-f {source}: document {index + 1} is not a Kubernetes object "
+            "(needs apiVersion, kind and metadata)"
+        )
+    return [doc]
+
+
+def load_manifests(paths: Iterable[str]) -> list[dict[str, Any]]:
+    objects: list[dict[str, Any]] = []
+    for path in _expand(paths):
+        source = "stdin" if path == "-" else path
+        for i, doc in enumerate(parse_documents(_read(path), source)):
+            objects.extend(flatten(doc, source, i))
+    return objects

@@ -1,0 +1,100 @@
+"""Targets as kubectl writes them: `NAME`, `pod/NAME`, `deploy/NAME` (one ready pod), `svc/NAME`."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Any
+
+from kubectl_meshdebug.errors import UsageError
+from kubectl_meshdebug.kube.kinds import WORKLOAD_KINDS
+from kubectl_meshdebug.kube.state import ClusterState, label_selector_matches, labels, meta
+
+PROXY_CONTAINER = "istio-proxy"
+_POD_WORDS = {"pod", "pods", "po"}
+_SVC_WORDS = {"svc", "service", "services"}
+
+
+@dataclass(frozen=True)
+class TargetRef:
+    kind: str  # Pod, Service, or a workload kind
+    name: str
+    namespace: str | None = None
+
+
+def parse_target(text: str) -> TargetRef:
+    """`pod/x`, `deploy/x`, `svc/x`, `x`, and the `x.ns` form for pods and services."""
+    if not text or any(c.isspace() for c in text):
+        raise UsageError(f"target {text!r} is not a resource name")
+    word, sep, name = text.partition("/")
+    if not sep:
+        return TargetRef("Pod", text)
+    word = word.lower()
+    if not name or "/" in name:
+        raise UsageError(f"target {text!r} is not TYPE/NAME")
+    if word in _POD_WORDS:
+        return TargetRef("Pod", name)
+    if word in _SVC_WORDS:
+        return TargetRef("Service", name)
+    if word in WORKLOAD_KINDS:
+        return TargetRef(WORKLOAD_KINDS[word], name)
+    raise UsageError(
+        f"unsupported target type {word!r}",
+        hint="use NAME, pod/NAME, deploy/NAME, sts/NAME, ds/NAME, rs/NAME or svc/NAME",
+    )
+
+
+def close_names(name: str, names: list[str]) -> str:
+    near = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
+    return f"did you mean {', '.join(near)}?" if near else ""
+
+
+def is_ready(pod: dict[str, Any]) -> bool:
+    status = pod.get("status") or {}
+    if status.get("phase") != "Running":
+        return False
+    conditions = status.get("conditions")
+    if conditions is None:
+        return True
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
+def workload_selector(obj: dict[str, Any]) -> dict[str, Any]:
+    return ((obj.get("spec") or {}).get("selector")) or {}
+
+
+def pods_of_workload(state: ClusterState, kind: str, name: str, namespace: str) -> list[dict]:
+    obj = state.get(kind, namespace, name)
+    if obj is None:
+        hint = close_names(name, state.names(kind, namespace))
+        raise UsageError(f"{kind.lower()} {namespace}/{name} not found", hint=hint)
+    if kind == "Service":
+        selector = (obj.get("spec") or {}).get("selector") or {}
+        if not selector:
+            return []
+        return [
+            p for p in state.list("Pod", namespace)
+            if all(labels(p).get(k) == v for k, v in selector.items())
+        ]
+    selector = workload_selector(obj)
+    return [p for p in state.list("Pod", namespace) if label_selector_matches(selector, labels(p))
+            and selector]
+
+
+def pick_pod(pods: list[dict], what: str) -> dict:
+    """kubectl's choice for deploy/NAME: a ready pod, the oldest first."""
+    if not pods:
+        raise UsageError(f"{what} has no pods")
+    ready = [p for p in pods if is_ready(p)]
+    chosen = sorted(ready or pods, key=lambda p: meta(p).get("creationTimestamp") or "")
+    return chosen[0]
+
+
+def proxy_container(pod: dict[str, Any], container: str = PROXY_CONTAINER) -> dict | None:
+    """The proxy container: in containers, then initContainers (native sidecars)."""
+    spec = pod.get("spec") or {}
+    for group in ("containers", "initContainers"):
+        for c in spec.get(group) or []:
+            if c.get("name") == container:
+                return c
+    return None

@@ -1,0 +1,83 @@
+"""Upstream apps on loopback: the workloads behind the sidecars.
+
+Behaviours a scenario needs: answer 200 with the request headers (like httpbin), answer
+500 (a failing replica for outlier detection), answer slowly (to fill a circuit breaker),
+and send an invalid header name (`Time : x`) that Envoy's HTTP/1 parser rejects.
+"""
+
+from __future__ import annotations
+
+import json
+import socketserver
+import threading
+import time
+
+BEHAVIOURS = ("ok", "fail", "slow", "bad-header")
+
+
+class _Handler(socketserver.StreamRequestHandler):
+    def handle(self) -> None:
+        server: AppServer = self.server  # type: ignore[assignment]
+        while True:
+            try:
+                request_line = self.rfile.readline(65536)
+            except OSError:
+                return
+            if not request_line:
+                return
+            headers = {}
+            while True:
+                line = self.rfile.readline(65536)
+                if line in (b"\r\n", b"\n", b""):
+                    break
+                name, _, value = line.decode("latin-1").partition(":")
+                headers[name.strip().lower()] = value.strip()
+            length = int(headers.get("content-length", "0") or 0)
+            if length:
+                self.rfile.read(length)
+            server.requests += 1
+            self.wfile.write(server.respond(request_line.decode("latin-1"), headers))
+            self.wfile.flush()
+            if headers.get("connection", "").lower() == "close":
+                return
+
+
+class AppServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], behaviour: str = "ok", name: str = "app") -> None:
+        if behaviour not in BEHAVIOURS:
+            raise ValueError(f"unknown behaviour {behaviour}")
+        self.behaviour = behaviour
+        self.name = name
+        self.requests = 0
+        super().__init__(address, _Handler)
+        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
+
+    def respond(self, request_line: str, headers: dict[str, str]) -> bytes:
+        if self.behaviour == "fail":
+            return _response(500, b"upstream app failure\n")
+        if self.behaviour == "slow":
+            time.sleep(0.5)
+        if self.behaviour == "bad-header":
+            body = b"ok\n"
+            return (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTime : x\r\n"
+                    b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+        body = json.dumps({"app": self.name, "request": request_line.strip(),
+                           "headers": headers}).encode()
+        return _response(200, body, "application/json")
+
+    def start(self) -> AppServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+def _response(status: int, body: bytes, ctype: str = "text/plain") -> bytes:
+    reason = {200: "OK", 500: "Internal Server Error"}.get(status, "Status")
+    return (f"HTTP/1.1 {status} {reason}\r\nContent-Type: {ctype}\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode() + body

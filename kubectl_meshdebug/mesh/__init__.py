@@ -1,0 +1,1 @@
+"""Istio semantics: name grammar, host resolution, DR/VS selection, protocols, correlation."""

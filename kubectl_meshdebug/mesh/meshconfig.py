@@ -1,0 +1,43 @@
+"""Mesh-wide settings from the `istio` ConfigMap: root namespace and auto mTLS."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from kubectl_meshdebug.kube.state import ClusterState
+
+
+@dataclass
+class MeshConfig:
+    root_namespace: str = "istio-system"
+    auto_mtls: bool = True
+    source: str = "Istio defaults"
+
+
+def parse_mesh(text: str, source: str) -> MeshConfig:
+    import yaml
+
+    try:
+        doc = yaml.safe_load(text) or {}
+    except yaml.YAMLError:
+        doc = {}
+    if not isinstance(doc, dict):
+        doc = {}
+    auto = doc.get("enableAutoMtls")
+    return MeshConfig(
+        root_namespace=str(doc.get("rootNamespace") or "istio-system"),
+        auto_mtls=True if auto is None else bool(auto),
+        source=source,
+    )
+
+
+def load_mesh_config(state: ClusterState, revision: str | None = None) -> MeshConfig:
+    """The ConfigMap `istio` (or `istio-<rev>`) in istio-system, else Istio's defaults."""
+    names = [f"istio-{revision}", "istio"] if revision else ["istio"]
+    for name in names:
+        for cm in state.list("ConfigMap"):
+            meta: dict[str, Any] = cm.get("metadata") or {}
+            if meta.get("name") == name and "mesh" in (cm.get("data") or {}):
+                return parse_mesh(cm["data"]["mesh"], f"ConfigMap {meta.get('namespace')}/{name}")
+    return MeshConfig()

@@ -1,0 +1,162 @@
+"""Which DestinationRule, TLS mode and PeerAuthentication mode apply, as istiod decides.
+
+DestinationRule lookup for a client in namespace C calling host H of a Service in S:
+rules in C with a workloadSelector matching the client, then C, then S, then the root
+namespace, each exported to C; inside a namespace the most specific host wins. The
+rule's trafficPolicy (port-level, then subset-level override) replaces the mesh-wide
+one, so a rule without `tls` leaves the client plaintext unless auto mTLS is on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubectl_meshdebug.kube.state import ClusterState, label_selector_matches, meta
+from kubectl_meshdebug.mesh.hosts import exported_to, host_matches, resolve_host, specificity
+from kubectl_meshdebug.mesh.meshconfig import MeshConfig
+
+Obj = dict[str, Any]
+TLS_MODES = {"DISABLE": "none", "SIMPLE": "simple", "MUTUAL": "mutual",
+             "ISTIO_MUTUAL": "istio-mutual"}
+
+
+def dr_host(dr: Obj) -> str:
+    return resolve_host(str((dr.get("spec") or {}).get("host", "")), meta(dr).get("namespace", ""))
+
+
+def _selector_labels(obj: Obj) -> dict[str, str] | None:
+    spec = obj.get("spec") or {}
+    sel = spec.get("workloadSelector") or spec.get("selector")
+    if sel is None:
+        return None
+    return dict(sel.get("matchLabels") or sel.get("labels") or {})
+
+
+def find_destination_rule(
+    state: ClusterState, mesh: MeshConfig, fqdn: str, client_ns: str,
+    client_labels: dict[str, str] | None = None, service_ns: str | None = None,
+) -> Obj | None:
+    drs = state.list("DestinationRule")
+    order: list[tuple[str, bool]] = [(client_ns, True), (client_ns, False)]
+    if service_ns:
+        order.append((service_ns, False))
+    order.append((mesh.root_namespace, False))
+    seen: set[tuple[str, bool]] = set()
+    for ns, with_selector in order:
+        if (ns, with_selector) in seen:
+            continue
+        seen.add((ns, with_selector))
+        candidates = []
+        for dr in drs:
+            if meta(dr).get("namespace") != ns:
+                continue
+            selector = _selector_labels(dr)
+            if with_selector:
+                if selector is None or client_labels is None or not label_selector_matches(
+                    {"matchLabels": selector}, client_labels):
+                    continue
+            elif selector is not None:
+                continue
+            if ns != client_ns and not exported_to(dr, client_ns):
+                continue
+            host = dr_host(dr)
+            if host_matches(host, fqdn):
+                candidates.append((specificity(host), meta(dr).get("creationTimestamp") or "",
+                                   meta(dr).get("name", ""), dr))
+        if candidates:
+            candidates.sort(key=lambda c: (c[0], c[1], c[2]))
+            return candidates[0][3]
+    return None
+
+
+def effective_traffic_policy(dr: Obj, port: int | None, subset: str = "") -> dict[str, Any]:
+    """The DR's trafficPolicy with port-level and then subset-level settings applied."""
+    spec = dr.get("spec") or {}
+    policy = dict(spec.get("trafficPolicy") or {})
+    policy = _apply_port_level(policy, port)
+    if subset:
+        for s in spec.get("subsets") or []:
+            if s.get("name") == subset and s.get("trafficPolicy"):
+                sub = dict(s["trafficPolicy"])
+                sub_port = _apply_port_level(sub, port)
+                policy = {**policy, **{k: v for k, v in sub_port.items()
+                                       if k != "portLevelSettings"}}
+    return policy
+
+
+def _apply_port_level(policy: dict[str, Any], port: int | None) -> dict[str, Any]:
+    out = {k: v for k, v in policy.items() if k != "portLevelSettings"}
+    for pls in policy.get("portLevelSettings") or []:
+        if port is not None and (pls.get("port") or {}).get("number") == port:
+            out.update({k: v for k, v in pls.items() if k != "port"})
+    return out
+
+
+@dataclass
+class ExpectedTls:
+    mode: str  # none | simple | mutual | istio-mutual | auto
+    reason: str
+    source: str = ""
+    evidence: list[str] = field(default_factory=list)
+
+
+def expected_client_tls(dr: Obj | None, mesh: MeshConfig, port: int | None,
+                        subset: str = "") -> ExpectedTls:
+    if dr is not None:
+        policy = effective_traffic_policy(dr, port, subset)
+        tls = policy.get("tls") or {}
+        mode = tls.get("mode")
+        name = f"DestinationRule {meta(dr).get('namespace')}/{meta(dr).get('name')}"
+        if mode:
+            return ExpectedTls(TLS_MODES.get(str(mode), str(mode).lower()),
+                               f"{name} sets tls.mode {mode}", name)
+        if mesh.auto_mtls:
+            return ExpectedTls("auto", f"{name} has no tls; auto mTLS is on ({mesh.source})", name)
+        return ExpectedTls("none", f"{name} has no tls block and auto mTLS is off, so its "
+                           "trafficPolicy replaces the mesh-wide ISTIO_MUTUAL", name)
+    if mesh.auto_mtls:
+        return ExpectedTls("auto", f"no DestinationRule; auto mTLS is on ({mesh.source})")
+    return ExpectedTls("none", "no DestinationRule and auto mTLS is off")
+
+
+def tls_agrees(expected: str, actual: str) -> bool:
+    if expected == actual:
+        return True
+    return expected == "auto" and actual == "istio-mutual"
+
+
+# PeerAuthentication ------------------------------------------------------------------------
+
+@dataclass
+class PeerAuthMode:
+    mode: str  # STRICT | PERMISSIVE | DISABLE
+    source: str
+
+
+def peer_auth_mode(state: ClusterState, mesh: MeshConfig, namespace: str,
+                   pod_labels: dict[str, str], port: int | None = None) -> PeerAuthMode:
+    """The server side's mTLS mode on a port: workload (port-level first), namespace, mesh."""
+    pas = state.list("PeerAuthentication")
+    chain: list[tuple[str, Obj]] = []
+    for pa in pas:
+        if meta(pa).get("namespace") != namespace:
+            continue
+        selector = _selector_labels(pa)
+        if selector and label_selector_matches({"matchLabels": selector}, pod_labels):
+            chain.append(("workload", pa))
+    chain += [("namespace", pa) for pa in pas
+              if meta(pa).get("namespace") == namespace and not _selector_labels(pa)]
+    chain += [("mesh", pa) for pa in pas
+              if meta(pa).get("namespace") == mesh.root_namespace and not _selector_labels(pa)]
+    for _level, pa in chain:  # the first that sets a mode wins; UNSET inherits
+        spec = pa.get("spec") or {}
+        name = f"PeerAuthentication {meta(pa).get('namespace')}/{meta(pa).get('name')}"
+        if port is not None:
+            for key, value in (spec.get("portLevelMtls") or {}).items():
+                if str(key) == str(port) and (value or {}).get("mode") not in (None, "UNSET"):
+                    return PeerAuthMode(value["mode"], f"{name} (port {port})")
+        mode = (spec.get("mtls") or {}).get("mode")
+        if mode and mode != "UNSET":
+            return PeerAuthMode(mode, name)
+    return PeerAuthMode("PERMISSIVE", "no PeerAuthentication (Istio's default)")

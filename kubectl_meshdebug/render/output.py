@@ -1,0 +1,104 @@
+"""One printer for every command, chosen by -o, as kubectl's printers are.
+
+`-o json` and `-o yaml` print `{"kind": KIND, "items": [...]}` (or the command's own
+documented object); `table` and `wide` print kubectl-style plain columns.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Callable, TextIO
+
+OUTPUTS = ("table", "wide", "json", "yaml", "prometheus", "raw")
+
+
+@dataclass
+class Column:
+    key: str
+    header: str
+    wide: bool = False
+    fmt: Callable[[Any], str] | None = None
+
+
+@dataclass
+class Listing:
+    """Rows of one kind: what list-style commands hand to the printer."""
+
+    kind: str
+    items: list[dict[str, Any]]
+    columns: list[Column]
+    notes: list[str] = field(default_factory=list)
+
+
+class Printer:
+    def __init__(self, output: str = "table", color: bool | None = None,
+                 out: TextIO | None = None, err: TextIO | None = None) -> None:
+        self.output = output
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+        if color is None:
+            color = not os.environ.get("NO_COLOR") and self.out.isatty()
+        self.color = color
+
+    # plain text ------------------------------------------------------------------
+    def line(self, text: str = "") -> None:
+        self.out.write(text + "\n")
+
+    def note(self, text: str) -> None:
+        """A remark on stderr that must not disturb -o json on stdout."""
+        self.err.write(text + "\n")
+        self.err.flush()
+
+    def style(self, text: str, color: str, bold: bool = False) -> str:
+        if not self.color:
+            return text
+        import click
+
+        return click.style(text, fg=color, bold=bold)
+
+    # structured ------------------------------------------------------------------
+    def document(self, doc: Any) -> None:
+        if self.output == "yaml":
+            import yaml
+
+            self.out.write(yaml.safe_dump(doc, sort_keys=False, default_flow_style=False))
+        else:
+            json.dump(doc, self.out, indent=2, default=str)
+            self.out.write("\n")
+
+    def listing(self, listing: Listing) -> None:
+        if self.output in ("json", "yaml"):
+            self.document({"kind": listing.kind, "items": listing.items})
+        else:
+            self.table(listing.items, listing.columns, wide=self.output == "wide")
+        for note in listing.notes:
+            self.note(note)
+
+    def table(self, items: list[dict[str, Any]], columns: list[Column], wide: bool = False) -> None:
+        from tabulate import tabulate
+
+        shown = [c for c in columns if wide or not c.wide]
+        rows = [[_cell(item.get(c.key), c.fmt) for c in shown] for item in items]
+        if not rows:
+            self.note("No resources found.")
+            return
+        text = tabulate(rows, headers=[c.header for c in shown], tablefmt="plain",
+                        disable_numparse=True)
+        self.out.write(text + "\n")
+
+
+def _cell(value: Any, fmt: Callable[[Any], str] | None) -> str:
+    if fmt is not None:
+        return fmt(value)
+    if value is None or value == "":
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(v) for v in value) or "-"
+    if isinstance(value, dict):
+        return ",".join(f"{k}={v}" for k, v in value.items()) or "-"
+    return str(value)

@@ -1,0 +1,183 @@
+"""Reach the admin port by exec into the proxy container, as `istioctl proxy-config` does.
+
+`pilot-agent request METHOD PATH` is tried first because it exists in every Istio proxy
+image, including distroless ones without curl. It prints only the body and hides the
+HTTP status (404 counts as success), so the admin client recognises Envoy's error bodies.
+When pilot-agent is missing, or the admin port is not one it accepts, curl is used with
+`-w` so that the status comes back on the last line.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from typing import Any
+
+from kubectl_meshdebug.errors import UnreachableError
+from kubectl_meshdebug.kube.apierrors import translate_api_error
+from kubectl_meshdebug.transport.base import AdminResponse, checked_request_line
+
+PILOT_AGENT_PORTS = (15000, 15020, 15021, 15004)
+_STATUS_IN_MESSAGE = re.compile(r"status code:? (\d{3})")
+_CURL_STATUS_MARK = b"\n__meshdebug_status:"
+
+
+class ExecResult:
+    """stdout, stderr and the exit code read from the exec stream's error channel."""
+
+    def __init__(self, stdout: bytes, stderr: bytes, exit_code: int, message: str) -> None:
+        self.stdout = stdout
+        self.stderr = stderr
+        self.exit_code = exit_code
+        self.message = message
+
+
+def parse_error_channel(raw: bytes | str) -> tuple[int, str]:
+    """Turn the v1.Status JSON of channel 3 into (exit code, message).
+
+    Success is `{"status":"Success"}`; a failed command carries
+    `details.causes[{reason: ExitCode, message: "N"}]`; a command that could not start
+    has only a message.
+    """
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    if not text.strip():
+        return 0, ""
+    try:
+        status = json.loads(text)
+    except ValueError:
+        return 1, text.strip()
+    if status.get("status") == "Success":
+        return 0, ""
+    message = str(status.get("message", ""))
+    for cause in (status.get("details") or {}).get("causes") or []:
+        if cause.get("reason") == "ExitCode":
+            try:
+                return int(cause.get("message", "1")), message
+            except ValueError:
+                return 1, message
+    return 126 if "not found" in message or "exec failed" in message else 1, message
+
+
+def _as_bytes(chunk: Any) -> bytes:
+    return chunk if isinstance(chunk, bytes) else str(chunk).encode("utf-8")
+
+
+class ExecTransport:
+    """Runs argv lists (never shell strings) in the proxy container through the API server."""
+
+    def __init__(
+        self, core_api: Any, namespace: str, pod: str, container: str, port: int = 15000
+    ) -> None:
+        self.core_api = core_api
+        self.namespace = namespace
+        self.pod = pod
+        self.container = container
+        self.port = port
+        self.describe = f"exec {namespace}/{pod} -c {container} (port {port})"
+        self._use_curl = port not in PILOT_AGENT_PORTS
+
+    def run(self, argv: list[str], timeout: float) -> ExecResult:
+        from kubernetes.client.exceptions import ApiException
+        from kubernetes.stream import stream
+
+        try:
+            client = stream(
+                self.core_api.connect_get_namespaced_pod_exec,
+                self.pod,
+                self.namespace,
+                container=self.container,
+                command=argv,
+                stderr=True,
+                stdin=False,
+                stdout=True,
+                tty=False,
+                binary=True,
+                _preload_content=False,
+                _request_timeout=timeout,
+            )
+        except ApiException as exc:
+            raise translate_api_error(
+                exc, verb="create", resource="pods/exec", namespace=self.namespace,
+                name=self.pod,
+            ) from exc
+        except Exception as exc:  # websocket and urllib3 errors have no common base
+            raise UnreachableError(
+                f"exec into {self.namespace}/{self.pod} failed: {exc}",
+                hint="check the API server is reachable and the pod is Running",
+            ) from exc
+        out: list[bytes] = []
+        err: list[bytes] = []
+        deadline = time.monotonic() + timeout
+        try:
+            while client.is_open():
+                if time.monotonic() > deadline:
+                    raise UnreachableError(
+                        f"{argv[0]} in {self.namespace}/{self.pod} did not finish within "
+                        f"{timeout:g}s",
+                        hint="raise --request-timeout",
+                    )
+                client.update(timeout=1)
+                if client.peek_stdout():
+                    out.append(_as_bytes(client.read_stdout()))
+                if client.peek_stderr():
+                    err.append(_as_bytes(client.read_stderr()))
+            # frames that arrived together with the close
+            out.append(_as_bytes(client.read_stdout() or b""))
+            err.append(_as_bytes(client.read_stderr() or b""))
+            code, message = parse_error_channel(client.read_channel(3) or b"")
+        finally:
+            client.close()
+        return ExecResult(b"".join(out), b"".join(err), code, message)
+
+    def request(self, method: str, path: str, timeout: float) -> AdminResponse:
+        method, path = checked_request_line(method, path)
+        if not self._use_curl:
+            argv = ["pilot-agent", "request", method, path.lstrip("/")]
+            if self.port != 15000:
+                argv += ["--debug-port", str(self.port)]
+            result = self.run(argv, timeout)
+            if result.exit_code == 0:
+                return AdminResponse(None, result.stdout)
+            if not _binary_missing(result):
+                status = _STATUS_IN_MESSAGE.search(
+                    (result.stdout + result.stderr).decode("utf-8", "replace")
+                )
+                body = result.stdout or result.stderr
+                return AdminResponse(int(status.group(1)) if status else None, body)
+            self._use_curl = True
+        return self._curl(method, path, timeout)
+
+    def _curl(self, method: str, path: str, timeout: float) -> AdminResponse:
+        argv = [
+            "curl", "-sS", "-X", method, "--max-time", f"{max(1, int(timeout))}",
+            "-w", _CURL_STATUS_MARK.decode() + "%{http_code}",
+            f"http://127.0.0.1:{self.port}{path}",
+        ]
+        result = self.run(argv, timeout)
+        if _binary_missing(result):
+            raise UnreachableError(
+                f"neither pilot-agent nor curl exists in container {self.container} of "
+                f"{self.namespace}/{self.pod}",
+                hint="use --transport port-forward, or --admin-url with your own "
+                "kubectl port-forward",
+            )
+        body, mark, status = result.stdout.rpartition(_CURL_STATUS_MARK)
+        if not mark:
+            body, status = result.stdout, b""
+        code = int(status) if status.strip().isdigit() else 0
+        if code == 0:
+            raise UnreachableError(
+                f"admin port {self.port} refused in {self.namespace}/{self.pod}",
+                hint="check --admin-port and that the proxy is running",
+                detail=result.stderr.decode("utf-8", "replace"),
+            )
+        return AdminResponse(code, body)
+
+
+def _binary_missing(result: ExecResult) -> bool:
+    """exec could not start the program (126/127, or the runtime said it is not found)."""
+    text = (result.message + result.stderr.decode("utf-8", "replace")).lower()
+    return result.exit_code in (126, 127) or "executable file not found" in text or (
+        "no such file" in text and "exec" in text
+    )
