@@ -19,6 +19,8 @@ from kubectl_meshdebug.errors import EXIT_UNREACHABLE, MeshdebugError
 # name -> (module, function, one-line help). Help text lives here so that listing the
 # commands imports none of them.
 COMMANDS: dict[str, tuple[str, str, str]] = {
+    "describe": ("describe", "describe", "Services, rules and policies that apply to a pod."),
+    "audit": ("audit", "audit", "Mesh-wide configuration checks on objects alone."),
     "loglevel": ("loglevel", "loglevel", "Show or set a proxy's Envoy log levels."),
     "stats": ("stats", "stats", "Envoy stats, filtered by regex or Service, with deltas."),
     "clusters": ("proxyconfig", "clusters", "Envoy clusters with TLS, breakers and endpoints."),

@@ -26,6 +26,7 @@ KINDS = {
         Kind("Service", "", ("v1",), "services"),
         Kind("Endpoints", "", ("v1",), "endpoints"),
         Kind("Namespace", "", ("v1",), "namespaces", namespaced=False),
+        Kind("Node", "", ("v1",), "nodes", namespaced=False),
         Kind("ConfigMap", "", ("v1",), "configmaps"),
         Kind("Event", "", ("v1",), "events"),
         Kind("EndpointSlice", "discovery.k8s.io", ("v1",), "endpointslices"),

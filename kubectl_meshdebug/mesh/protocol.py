@@ -9,6 +9,7 @@ KNOWN = {
     "http": "HTTP", "http2": "HTTP2", "https": "HTTPS", "grpc": "GRPC", "grpc-web": "GRPC-Web",
     "tcp": "TCP", "tls": "TLS", "mongo": "Mongo", "mysql": "MySQL", "redis": "Redis",
     "udp": "UDP", "h2c": "HTTP2", "http_proxy": "HTTP_PROXY", "thrift": "Thrift",
+    "hbone": "HBONE",
 }
 HTTP_FAMILY = {"HTTP", "HTTP2", "GRPC", "GRPC-Web", "HTTP_PROXY"}
 TLS_PORTS = {443, 8443, 6443, 9443}

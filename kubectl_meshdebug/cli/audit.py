@@ -1,0 +1,57 @@
+"""`audit`: mesh-wide configuration checks on the objects alone (live or -f files)."""
+
+from __future__ import annotations
+
+import click
+
+from kubectl_meshdebug.cli.common import CONTEXT, runtime
+from kubectl_meshdebug.cli.options import all_namespaces_option, global_options
+from kubectl_meshdebug.errors import EXIT_FINDINGS, EXIT_OK, UsageError
+from kubectl_meshdebug.render.findings import findings_document, print_findings
+
+
+@click.command("audit", context_settings=CONTEXT, epilog="""Examples:
+
+\b
+  kubectl meshdebug audit -A                       # the whole mesh
+  kubectl meshdebug audit -n foo                   # findings about objects in foo
+  kubectl meshdebug audit -f manifests/ -A         # offline, before you apply
+  kubectl get svc,dr,vs,pa,pods -A -o yaml | kubectl meshdebug audit -f - -A -o json
+""")
+@click.option("--check", "checks", multiple=True, metavar="ID",
+              help="Run only this check (repeatable).")
+@click.option("--severity", type=click.Choice(["error", "warning", "info"]), default="info",
+              show_default=True, help="Show findings of this severity and above.")
+@all_namespaces_option
+@global_options
+@click.pass_context
+def audit(ctx: click.Context, checks: tuple[str, ...], severity: str) -> int:
+    """Check Services, DestinationRules, VirtualServices and PeerAuthentications for the
+    mistakes that break traffic: port 443 named http, subsets without pods, routes to
+    subsets or hosts that do not exist, duplicate rules, and mTLS modes that contradict
+    each other. Exit code 1 when there are errors.
+    """
+    from kubectl_meshdebug.checks.audit import run_audit
+    from kubectl_meshdebug.checks.registry import CATALOGUE
+
+    rt = runtime(ctx)
+    unknown = [c for c in checks if c not in CATALOGUE or not CATALOGUE[c].audit]
+    if unknown:
+        raise UsageError(f"unknown check {unknown[0]!r}",
+                         hint="audit checks: " + ", ".join(
+                             sorted(c for c, i in CATALOGUE.items() if i.audit)))
+    scope = None if rt.settings.all_namespaces else rt.namespace
+    state = rt.state()
+    ran, findings = run_audit(state, scope, list(checks) or None)
+    keep = ("error", "warning", "info")[: ("error", "warning", "info").index(severity) + 1]
+    findings = [f for f in findings if f.severity in keep]
+    for kind in sorted(state.missing_kinds):
+        rt.printer.note(f"note: the API server has no {kind} resource: Istio is not installed "
+                        "here, or not that part of it")
+    where = "in all namespaces" if scope is None else f"in namespace {scope}"
+    if rt.settings.output in ("json", "yaml"):
+        rt.printer.document(findings_document({"scope": scope or "*"}, ran, findings))
+    else:
+        print_findings(rt.printer, findings, title=f"Audit {where}:", checked=ran,
+                       wide=rt.settings.output == "wide")
+    return EXIT_FINDINGS if any(f.severity == "error" for f in findings) else EXIT_OK

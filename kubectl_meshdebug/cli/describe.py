@@ -1,0 +1,108 @@
+"""`describe POD`: the Services, rules and policies that apply to a pod, and what is off."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from kubectl_meshdebug.cli.common import CONTEXT, runtime
+from kubectl_meshdebug.cli.options import global_options
+from kubectl_meshdebug.kube.targets import parse_target, pick_pod, pods_of_workload
+from kubectl_meshdebug.render.output import Printer
+
+
+@click.command("describe", context_settings=CONTEXT, epilog="""Examples:
+
+\b
+  kubectl meshdebug describe productpage-v1-7f9 -n bookinfo
+  kubectl meshdebug describe deploy/reviews-v2 -n bookinfo -o json
+  kubectl meshdebug describe httpbin-5c8 -f cluster-objects/ -n foo     # offline
+""")
+@click.argument("pod")
+@global_options
+@click.pass_context
+def describe(ctx: click.Context, pod: str) -> int:
+    """Describe a pod as the mesh sees it.
+
+    The Services it backs (each port's protocol as Istio reads it, whether targetPort is a
+    port the app declares, the PeerAuthentication mode on it), the DestinationRule for each
+    Service and the subsets the pod is in, the VirtualServices for and to it with all their
+    routes and weights, the Sidecar resource, injection state, and warnings.
+    """
+    from kubectl_meshdebug.mesh.describe import describe_pod
+
+    rt = runtime(ctx)
+    state = rt.state()
+    state.prefetch(["Pod", "Service", "DestinationRule", "VirtualService", "PeerAuthentication",
+                    "Sidecar", "ConfigMap"])
+    ref = parse_target(pod)
+    ns = rt.namespace
+    if ref.kind == "Pod":
+        obj = state.get("Pod", ns, ref.name)
+        if obj is None:
+            from kubectl_meshdebug.errors import UsageError
+            from kubectl_meshdebug.kube.targets import close_names
+
+            raise UsageError(f"pod {ns}/{ref.name} not found",
+                             hint=close_names(ref.name, state.names("Pod", ns)))
+    else:
+        obj = pick_pod(pods_of_workload(state, ref.kind, ref.name, ns),
+                       f"{ref.kind.lower()} {ns}/{ref.name}")
+    doc = describe_pod(state, obj)
+    if rt.settings.output in ("json", "yaml"):
+        rt.printer.document(doc)
+    else:
+        render(rt.printer, doc)
+    return 0
+
+
+def render(printer: Printer, doc: dict[str, Any]) -> None:
+    side = doc["sidecar"]
+    printer.line(f"Pod: {doc['pod']} ({doc['phase'] or 'unknown phase'})")
+    if side["injected"]:
+        printer.line(f"   Sidecar: istio-proxy{' (native sidecar)' if side['native'] else ''}"
+                     f", image {side['image'] or '-'}")
+    else:
+        printer.line("   Sidecar: NOT INJECTED")
+    printer.line(f"   Mesh: {doc['mesh_config']}, auto mTLS {'on' if doc['auto_mtls'] else 'off'}")
+    if doc.get("sidecar_resource"):
+        printer.line(f"   {doc['sidecar_resource']}: egress hosts "
+                     + ", ".join(doc.get("sidecar_egress") or ["(all)"]))
+    for svc in doc["services"]:
+        printer.line(f"Service: {svc['name']}")
+        for p in svc["ports"]:
+            declared = {True: "", False: " (NOT DECLARED by the pod)", None: ""}[
+                p["target_port_declared"]]
+            printer.line(f"   Port {p['port']}/{p['protocol']} (from {p['protocol_from']}) "
+                         f"targets {p['target_port']}{declared}; mTLS {p['mtls_mode']} "
+                         f"({p['mtls_source']})")
+        dr = svc["destination_rule"]
+        if dr:
+            printer.line(f"DestinationRule: {dr['name']} for \"{dr['host']}\"")
+            printer.line("   Matching subsets: " + ",".join(dr["matching_subsets"]))
+            if dr["non_matching_subsets"]:
+                printer.line("      (Non-matching subsets " + ",".join(dr["non_matching_subsets"])
+                             + ")")
+            if dr["tls_mode"] or dr["policies"]:
+                printer.line(f"   Traffic Policy TLS Mode: {dr['tls_mode'] or '(none)'}")
+                if dr["policies"]:
+                    printer.line("   Policies: " + "/".join(dr["policies"]))
+            else:
+                printer.line("   No Traffic Policy")
+            for pl in dr["port_level"]:
+                printer.line(f"   Port {pl['port']}: TLS Mode {pl['tls_mode'] or '(none)'}"
+                             + (f", policies {'/'.join(pl['policies'])}" if pl["policies"] else ""))
+        else:
+            printer.line("DestinationRule: none")
+        for vs in svc["virtual_services"]:
+            printer.line(f"VirtualService: {vs['name']}"
+                         + ("" if vs.get("for_this_service") else " (routes here from elsewhere)"))
+            for r in vs["routes"]:
+                weight = f" with weight {r['weight']}%" if r.get("weight") is not None else ""
+                subset = f" subset {r['subset']}" if r.get("subset") else ""
+                printer.line(f"   Route to host \"{r['host']}\"{subset}{weight}")
+            for m in vs["matches"]:
+                printer.line(f"   Match: {m}")
+    for warning in doc["warnings"]:
+        printer.line(printer.style("WARNING: ", "yellow", bold=True) + warning)

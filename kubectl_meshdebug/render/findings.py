@@ -1,0 +1,42 @@
+"""Findings for people: the one that explains the symptom first, evidence, then the fix."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubectl_meshdebug.checks.finding import Finding
+from kubectl_meshdebug.render.output import Printer
+
+_COLORS = {"error": "red", "warning": "yellow", "info": "cyan"}
+
+
+def print_findings(printer: Printer, findings: list[Finding], *, title: str,
+                   checked: list[str], wide: bool = False) -> None:
+    if not findings:
+        printer.line(printer.style("No problems found.", "green", bold=True) + f" {title}")
+        printer.line("Checked: " + ", ".join(checked))
+        return
+    printer.line(title)
+    for index, finding in enumerate(findings, 1):
+        label = printer.style(finding.severity.upper(), _COLORS[finding.severity], bold=True)
+        printer.line("")
+        printer.line(f"{index}. {label} [{finding.id}] {finding.summary}")
+        for ev in finding.evidence:
+            printer.line(f"   - {ev.source}: {ev.detail}")
+        if finding.fix:
+            fix_lines = finding.fix.splitlines()
+            printer.line(f"   fix: {fix_lines[0]}")
+            for line in fix_lines[1:]:
+                printer.line(f"        {line}")
+        printer.line(f"   docs: {finding.docs}")
+    printer.line("")
+    counts: dict[str, int] = {}
+    for f in findings:
+        counts[f.severity] = counts.get(f.severity, 0) + 1
+    printer.line(", ".join(f"{n} {sev}{'s' if n != 1 else ''}" for sev, n in counts.items()))
+    if wide:
+        printer.line("Checked: " + ", ".join(checked))
+
+
+def findings_document(target: Any, checked: list[str], findings: list[Finding]) -> dict:
+    return {"target": target, "checked": checked, "findings": [f.to_dict() for f in findings]}
