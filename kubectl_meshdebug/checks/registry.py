@@ -38,3 +38,19 @@ def audit_check(info: CheckInfo) -> Callable[[Callable[..., list[Finding]]],
         return func
 
     return wrap
+
+
+RUNTIME_FUNCS: dict[str, Callable[..., list[Finding]]] = {}
+
+
+def runtime_check(info: CheckInfo) -> Callable[[Callable[..., list[Finding]]],
+                                               Callable[..., list[Finding]]]:
+    """A why-503 check: reads proxies and objects through a Why503Context."""
+    if info.id not in CATALOGUE:
+        register(info)
+
+    def wrap(func: Callable[..., list[Finding]]) -> Callable[..., list[Finding]]:
+        RUNTIME_FUNCS[info.id] = func
+        return func
+
+    return wrap

@@ -59,3 +59,17 @@ def load_dump(path: str) -> ConfigDump:
         if isinstance(doc, dict) and "cluster_statuses" in doc:
             hint = "this is /clusters output; save /config_dump instead"
         raise UsageError(f"--dump {path}: {exc}", hint=hint) from exc
+
+
+def read_text_file(path: str, what: str) -> str:
+    """A text file or `-` (stdin), with one-line errors."""
+    try:
+        if path == "-":
+            return sys.stdin.read()
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except OSError as exc:
+        raise UsageError(f"{what} {path}: {exc.strerror}") from exc
+    if b"\0" in raw[:8192]:
+        raise UsageError(f"{what} {path}: binary file, not a log")
+    return raw.decode("utf-8", "replace")

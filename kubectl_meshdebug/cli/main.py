@@ -19,6 +19,7 @@ from kubectl_meshdebug.errors import EXIT_UNREACHABLE, MeshdebugError
 # name -> (module, function, one-line help). Help text lives here so that listing the
 # commands imports none of them.
 COMMANDS: dict[str, tuple[str, str, str]] = {
+    "why-503": ("why503", "why_503", "Find why calls from a pod to a Service fail, with the fix."),
     "describe": ("describe", "describe", "Services, rules and policies that apply to a pod."),
     "audit": ("audit", "audit", "Mesh-wide configuration checks on objects alone."),
     "loglevel": ("loglevel", "loglevel", "Show or set a proxy's Envoy log levels."),
@@ -28,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "listeners": ("proxyconfig", "listeners", "Envoy listeners and their filter chains."),
     "endpoints": ("proxyconfig", "endpoints", "Envoy endpoints with every health flag spelled out."),
     "config-dump": ("proxyconfig", "config_dump", "The proxy's config dump, or a part via JSONPath."),
+    "demo": ("demo", "demo", "Run a built-in failure scenario on real Envoys and diagnose it."),
 }
 
 

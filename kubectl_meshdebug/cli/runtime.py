@@ -137,7 +137,7 @@ class Runtime:
             if direct is not None:
                 return self._direct_proxy(direct[0], ref.name, direct[1])
         pod = self._resolve_pod(ref, namespace)
-        return self._proxy_for_pod(pod)
+        return self.proxy_for_pod(pod)
 
     def _direct_proxy(self, namespace: str, name: str, url: str) -> Proxy:
         from kubectl_meshdebug.transport.direct import DirectTransport
@@ -164,7 +164,7 @@ class Runtime:
     def _live_source(self) -> Any:
         return self.state().source
 
-    def _proxy_for_pod(self, pod: dict[str, Any]) -> Proxy:
+    def proxy_for_pod(self, pod: dict[str, Any]) -> Proxy:
         m = meta(pod)
         namespace, name = m.get("namespace", self.namespace), m.get("name", "")
         direct = self._direct_url(namespace, name)
@@ -235,7 +235,7 @@ class Runtime:
             raise UsageError(f"no pods with an {self.settings.container} container match "
                              f"-l {selector} in {where}")
         pods.sort(key=lambda p: (meta(p).get("namespace", ""), meta(p).get("name", "")))
-        return [self._proxy_for_pod(p) for p in pods]
+        return [self.proxy_for_pod(p) for p in pods]
 
     def proxies(self, targets: list[str], selector: str | None) -> list[Proxy]:
         if selector and targets:

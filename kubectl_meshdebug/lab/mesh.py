@@ -61,6 +61,11 @@ class LabService:
         return f"{self.name}.{self.namespace}.svc.cluster.local"
 
 
+def bind_port(port: int) -> int:
+    """Privileged ports are bound 10000 higher; the listener keeps Istio's name for PORT."""
+    return port if port >= 1024 else port + 10000
+
+
 class LabMesh:
     """One client sidecar (`sleep`) calling Services backed by server pods."""
 
@@ -68,13 +73,14 @@ class LabMesh:
                  objects: list[dict[str, Any]] | None = None,
                  extra_pods: list[LabPod] | None = None, block: int | None = None,
                  broken_rds: bool = False, client_stats_prefixes: list[str] | None = None,
-                 workdir: str | None = None) -> None:
+                 catch_all: bool = True, workdir: str | None = None) -> None:
         self.block = block if block is not None else random.randint(20, 250)
         self.services = services
         self.client = client or LabPod("sleep", labels={"app": "sleep"},
                                        service_account="sleep", app=None)
         self.objects = objects or []
         self.broken_rds = broken_rds
+        self.catch_all = catch_all  # ALLOW_ANY's allow_any virtual host on every route config
         self.client_stats_prefixes = client_stats_prefixes or []
         self._own_workdir = workdir is None
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="meshdebug-lab-"))
@@ -106,7 +112,8 @@ class LabMesh:
         return args
 
     def client_listener(self, port: int) -> tuple[str, int]:
-        return self.client.ip, port
+        """Where the client's outbound listener for PORT is bound (iptables would capture)."""
+        return self.client.ip, bind_port(port)
 
     # config ----------------------------------------------------------------------------
     def _write(self, name: str, doc: dict[str, Any]) -> Path:
@@ -172,15 +179,18 @@ class LabMesh:
         for port, vhosts in sorted(routes_by_port.items()):
             if self.broken_rds:
                 vhosts = vhosts + [dict(vhosts[0], name="duplicate")]  # duplicate domains
+            allow_any = [{
+                "name": "allow_any", "domains": ["*"],
+                "routes": [{"match": {"prefix": "/"}, "name": "allow_any",
+                            "route": {"cluster": "PassthroughCluster", "timeout": "0s"}}]}]
             rds = self._write(f"rds-{port}.json", xds.discovery_response(
                 "envoy.config.route.v3.RouteConfiguration",
-                [{"name": str(port), "virtual_hosts": vhosts + [{
-                    "name": "allow_any", "domains": ["*"],
-                    "routes": [{"match": {"prefix": "/"}, "name": "allow_any",
-                                "route": {"cluster": "PassthroughCluster", "timeout": "0s"}}]}],
+                [{"name": str(port), "virtual_hosts": vhosts + (
+                    allow_any if self.catch_all else []),
                   "validate_clusters": False}], "rds-1"))
             rds_files.append(rds)
-            listeners.append(xds.outbound_listener(port, self.client.ip, rds))
+            listeners.append(xds.outbound_listener(port, self.client.ip, rds,
+                                                   bind=bind_port(port)))
         lds = self._write("lds.json", xds.discovery_response(
             "envoy.config.listener.v3.Listener", listeners, "lds-1"))
         return {"cds": cds, "lds": lds}

@@ -1,21 +1,26 @@
-"""The failure scenarios of the lab: each one a mesh, the request that fails, the expected cause.
+"""The failure scenarios of the lab: each a mesh, the traffic that fails, the expected cause.
 
-Every scenario is the story it is named after, reduced to loopback: the Istio objects a
-user applied, the Envoy config istiod would have sent for them, and real apps.
+Every scenario is one of the stories this tool was built for, reduced to loopback: the
+Istio objects a user applied, the Envoy config istiod would have sent for them, and real
+apps. `drive` sends the failing traffic and returns what the caller saw.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from kubectl_meshdebug.lab.mesh import LabMesh, LabPod, LabService
+from kubectl_meshdebug.lab.traffic import Outcome, burst, http_call, tls_call
 
+NET = "networking.istio.io/v1"
 MESH_STRICT = {
     "apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication",
     "metadata": {"name": "default", "namespace": "istio-system"},
     "spec": {"mtls": {"mode": "STRICT"}},
 }
+MAX = 4294967295
 
 
 def mesh_config(auto_mtls: bool = True) -> dict[str, Any]:
@@ -27,32 +32,231 @@ def mesh_config(auto_mtls: bool = True) -> dict[str, Any]:
     }
 
 
+def obj(kind: str, name: str, namespace: str, spec: dict[str, Any]) -> dict[str, Any]:
+    api = NET if kind in ("DestinationRule", "VirtualService", "Sidecar",
+                          "ServiceEntry") else "v1"
+    return {"apiVersion": api, "kind": kind,
+            "metadata": {"name": name, "namespace": namespace}, "spec": spec}
+
+
 def httpbin_pod(name: str = "httpbin-v1", version: str = "v1", app: str = "ok",
                 app_port: int = 8080, sidecar: bool = True) -> LabPod:
     return LabPod(name, labels={"app": "httpbin", "version": version}, app=app,
                   app_port=app_port, service_account="httpbin", sidecar=sidecar)
 
 
+Drive = Callable[[LabMesh], list[Outcome]]
+
+
+def _http(port: int, host: str, count: int = 1) -> Drive:
+    def drive(mesh: LabMesh) -> list[Outcome]:
+        return [http_call(mesh.client_listener(port), host) for _ in range(count)]
+    return drive
+
+
 @dataclass
 class Scenario:
     name: str
     summary: str
-    expected: str | None  # first finding id, None for the healthy pair
+    expected: str | None  # the first finding's id; None for the healthy pair
     build: Callable[[], LabMesh]
-    service: str = "httpbin"
-    port: int = 8000
-    host: str = "httpbin.foo:8000"
-    burst: int = 1  # concurrent requests to send
+    drive: Drive
+    symptom: str  # what the caller sees, as it appears in the outcome
+    service: str = "httpbin"  # why-503's SVC argument
+    needs_logs: bool = False  # found only with access logs (or per-cluster stats)
+
+    def why503_args(self, mesh: LabMesh, logs: bool = True) -> list[str]:
+        """The why-503 command line for this scenario, offline: -f, --admin-url, --log-file."""
+        args = ["why-503", "sleep", self.service, "-n", "foo", "-f",
+                str(mesh.workdir / "manifests.yaml"), *mesh.admin_url_args()]
+        if logs:
+            args += ["--log-file", str(mesh.client_log())]
+            parts = self.service.split(":")[0].split(".")
+            name, namespace = parts[0], parts[1] if len(parts) > 1 else "foo"
+            for svc in mesh.services:
+                for pod in svc.pods:
+                    if (svc.name, svc.namespace) == (name, namespace) and pod.name in mesh.envoys:
+                        args += ["--log-file", f"{pod.name}={mesh.envoys[pod.name].log_path}"]
+        return args
+
+    def run_traffic(self, mesh: LabMesh) -> list[Outcome]:
+        outcomes = self.drive(mesh)
+        time.sleep(0.25)  # access logs flush every 100 ms
+        return outcomes
 
 
 def healthy() -> LabMesh:
-    svc = LabService("httpbin", pods=[httpbin_pod()])
+    return LabMesh([LabService("httpbin", pods=[httpbin_pod()])],
+                   objects=[MESH_STRICT, mesh_config()])
+
+
+def dr_no_tls() -> LabMesh:
+    """Story 1: a circuit-breaking DestinationRule without tls, mesh-wide ISTIO_MUTUAL, no
+    auto mTLS: the client sends plaintext to a STRICT server. 503 UC."""
+    dr = obj("DestinationRule", "httpbin", "foo", {
+        "host": "httpbin",
+        "trafficPolicy": {
+            "connectionPool": {"tcp": {"maxConnections": 1},
+                               "http": {"http1MaxPendingRequests": 1,
+                                        "maxRequestsPerConnection": 1}}}})
+    mesh_wide = obj("DestinationRule", "default", "istio-system", {
+        "host": "*.local", "trafficPolicy": {"tls": {"mode": "ISTIO_MUTUAL"}}})
+    svc = LabService("httpbin", pods=[httpbin_pod()], tls="none",
+                     destination_rule="foo/httpbin",
+                     circuit_breakers={"max_connections": 1, "max_pending_requests": 1,
+                                       "max_requests": MAX, "max_retries": MAX})
+    return LabMesh([svc], objects=[MESH_STRICT, mesh_config(auto_mtls=False), mesh_wide, dr])
+
+
+def tls_disable_strict() -> LabMesh:
+    dr = obj("DestinationRule", "httpbin", "foo", {
+        "host": "httpbin", "trafficPolicy": {"tls": {"mode": "DISABLE"}}})
+    svc = LabService("httpbin", pods=[httpbin_pod()], tls="none", destination_rule="foo/httpbin")
+    return LabMesh([svc], objects=[MESH_STRICT, mesh_config(), dr])
+
+
+def port_443_http() -> LabMesh:
+    """Story 0: a Service elsewhere names port 443 `http`; HTTPS to hosts outside the mesh
+    meets the sidecar's HTTP listener for 443: 'wrong version number'."""
+    tekton = LabPod("tekton-dashboard-6b9", namespace="tekton-pipelines",
+                    labels={"app": "tekton-dashboard"}, app="ok", app_port=8443)
+    svc = LabService("tekton-dashboard", namespace="tekton-pipelines", port=443,
+                     target_port=8443, port_name="http", pods=[tekton])
+    return LabMesh([svc, LabService("httpbin", pods=[httpbin_pod()])],
+                   objects=[MESH_STRICT, mesh_config()])
+
+
+def _tls_external(mesh: LabMesh) -> list[Outcome]:
+    return [tls_call(mesh.client_listener(443), "httpbin.org")]
+
+
+def subset_no_pods() -> LabMesh:
+    dr = obj("DestinationRule", "httpbin", "foo", {
+        "host": "httpbin", "subsets": [{"name": "v1", "labels": {"version": "v1-bug"}}]})
+    vs = obj("VirtualService", "httpbin", "foo", {
+        "hosts": ["httpbin"], "http": [{"route": [{"destination": {
+            "host": "httpbin", "subset": "v1"}}]}]})
+    svc = LabService("httpbin", pods=[httpbin_pod()], subsets={"v1": []},
+                     route_subsets=[("v1", 100)], destination_rule="foo/httpbin",
+                     virtual_service="foo/httpbin")
+    return LabMesh([svc], objects=[MESH_STRICT, mesh_config(), dr, vs])
+
+
+def vs_subset_undefined() -> LabMesh:
+    pod = httpbin_pod()
+    dr = obj("DestinationRule", "httpbin", "foo", {
+        "host": "httpbin", "subsets": [{"name": "v1", "labels": {"version": "v1"}}]})
+    vs = obj("VirtualService", "httpbin", "foo", {
+        "hosts": ["httpbin"], "http": [{"route": [{"destination": {
+            "host": "httpbin", "subset": "v2"}}]}]})
+    svc = LabService("httpbin", pods=[pod], subsets={"v1": [pod]}, route_subsets=[("v2", 100)],
+                     destination_rule="foo/httpbin", virtual_service="foo/httpbin")
+    return LabMesh([svc], objects=[MESH_STRICT, mesh_config(), dr, vs])
+
+
+def sidecar_hides_host() -> LabMesh:
+    reviews = LabPod("reviews-v1", namespace="bar", labels={"app": "reviews", "version": "v1"},
+                     service_account="reviews")
+    hidden = LabService("reviews", namespace="bar", pods=[reviews], visible=False)
+    sidecar = obj("Sidecar", "default", "foo", {"egress": [{"hosts": ["./*",
+                                                                     "istio-system/*"]}]})
+    return LabMesh([LabService("httpbin", pods=[httpbin_pod()]), hidden],
+                   objects=[MESH_STRICT, mesh_config(), sidecar], catch_all=False)
+
+
+def circuit_breaker() -> LabMesh:
+    dr = obj("DestinationRule", "httpbin", "foo", {
+        "host": "httpbin", "trafficPolicy": {"connectionPool": {
+            "tcp": {"maxConnections": 1}, "http": {"http1MaxPendingRequests": 1}}}})
+    svc = LabService("httpbin", pods=[httpbin_pod(app="slow")], destination_rule="foo/httpbin",
+                     circuit_breakers={"max_connections": 1, "max_pending_requests": 1,
+                                       "max_requests": MAX, "max_retries": MAX})
+    return LabMesh([svc], objects=[MESH_STRICT, mesh_config(), dr])
+
+
+def _burst(mesh: LabMesh) -> list[Outcome]:
+    return burst(mesh.client_listener(8000), "httpbin.foo:8000", 6)
+
+
+def outlier() -> LabMesh:
+    pods = [httpbin_pod("httpbin-v1-a", app="fail"), httpbin_pod("httpbin-v1-b", app="fail")]
+    dr = obj("DestinationRule", "httpbin", "foo", {
+        "host": "httpbin", "trafficPolicy": {"outlierDetection": {
+            "consecutive5xxErrors": 1, "interval": "1s", "baseEjectionTime": "180s",
+            "maxEjectionPercent": 100}}})
+    svc = LabService("httpbin", pods=pods, destination_rule="foo/httpbin", outlier={
+        "consecutive_5xx": 1, "interval": "1s", "base_ejection_time": "180s",
+        "max_ejection_percent": 100, "enforcing_consecutive_5xx": 100,
+        "enforcing_success_rate": 0})
+    return LabMesh([svc], objects=[MESH_STRICT, mesh_config(), dr])
+
+
+def _until_uh(mesh: LabMesh) -> list[Outcome]:
+    outcomes = []
+    for _ in range(8):
+        outcomes.append(http_call(mesh.client_listener(8000), "httpbin.foo:8000"))
+        if outcomes[-1].status == 503:
+            break
+    return outcomes
+
+
+def invalid_header() -> LabMesh:
+    legacy = LabPod("legacy-7c4", labels={"app": "legacy"}, app="bad-header", sidecar=False)
+    svc = LabService("legacy", pods=[legacy])
+    return LabMesh([svc, LabService("httpbin", pods=[httpbin_pod()])],
+                   objects=[mesh_config()])
+
+
+def target_port() -> LabMesh:
+    svc = LabService("httpbin", pods=[httpbin_pod(app_port=9090)], target_port=8080)
     return LabMesh([svc], objects=[MESH_STRICT, mesh_config()])
 
 
-SCENARIOS: dict[str, Scenario] = {
-    s.name: s for s in [
-        Scenario("healthy", "A healthy pair: auto mTLS to a STRICT server, 200 OK.", None,
-                 healthy),
-    ]
-}
+def no_endpoints() -> LabMesh:
+    svc = LabService("httpbin", pods=[], selector={"app": "httpbin-typo"})
+    return LabMesh([svc], objects=[MESH_STRICT, mesh_config()], extra_pods=[httpbin_pod()])
+
+
+def rds_rejected() -> LabMesh:
+    return LabMesh([LabService("httpbin", pods=[httpbin_pod()])],
+                   objects=[MESH_STRICT, mesh_config()], broken_rds=True)
+
+
+SCENARIOS: dict[str, Scenario] = {s.name: s for s in [
+    Scenario("dr-no-tls", "A circuit-breaking DestinationRule without tls overrides mesh-wide "
+             "ISTIO_MUTUAL: 503 UC", "dr-tls-overrides-mtls", dr_no_tls,
+             _http(8000, "httpbin.foo:8000", 2), "503 upstream connect error"),
+    Scenario("tls-disable-strict", "tls.mode DISABLE towards a STRICT server: 503 UC",
+             "tls-mode-mismatch", tls_disable_strict, _http(8000, "httpbin.foo:8000"),
+             "503 upstream connect error"),
+    Scenario("port-443-http", "A Service elsewhere names port 443 'http': HTTPS out of the "
+             "mesh fails with 'wrong version number'", "port-protocol-mismatch",
+             port_443_http, _tls_external, "WRONG_VERSION_NUMBER", service="httpbin.org:443"),
+    Scenario("subset-no-pods", "A DestinationRule subset (version: v1-bug) selects no pod: "
+             "503 UH", "subset-no-pods", subset_no_pods, _http(8000, "httpbin.foo:8000"),
+             "503 no healthy upstream"),
+    Scenario("vs-subset-undefined", "A VirtualService routes to subset v2, which no "
+             "DestinationRule defines: 503 NC", "vs-subset-undefined", vs_subset_undefined,
+             _http(8000, "httpbin.foo:8000"), "503"),
+    Scenario("unknown-host", "A Sidecar resource hides the host from the client: 404 NR",
+             "sidecar-egress-hides-host", sidecar_hides_host,
+             _http(8000, "reviews.bar:8000"), "404", service="reviews.bar"),
+    Scenario("circuit-breaker", "Circuit breakers of 1 connection / 1 pending request "
+             "overflow under 6 concurrent calls: 503 UO", "circuit-breaker-overflow",
+             circuit_breaker, _burst, "reset reason: overflow", needs_logs=True),
+    Scenario("outlier-ejected", "Outlier detection ejects every host; Envoy keeps routing to "
+             "them (panic) and callers get the app's 500s",
+             "outlier-ejected", outlier, _until_uh, "500 upstream app failure"),
+    Scenario("invalid-header", "The upstream sends an invalid header ('Time : x'): 502 UPE",
+             "upstream-protocol-error", invalid_header, _http(8000, "legacy.foo:8000"),
+             "502 upstream connect error", service="legacy", needs_logs=True),
+    Scenario("target-port", "targetPort 8080, but the app listens on 9090: 503 UF at the "
+             "server sidecar", "target-port-not-listening", target_port,
+             _http(8000, "httpbin.foo:8000"), "503 upstream connect error"),
+    Scenario("no-endpoints", "The Service's selector matches no pod: 503 UH", "no-endpoints",
+             no_endpoints, _http(8000, "httpbin.foo:8000"), "503 no healthy upstream"),
+    Scenario("rds-rejected", "The proxy rejected its route update: every call 404 NR",
+             "proxy-config-rejected", rds_rejected, _http(8000, "httpbin.foo:8000"), "404"),
+    Scenario("healthy", "A healthy pair: auto mTLS to a STRICT server, 200 OK", None, healthy,
+             _http(8000, "httpbin.foo:8000"), "200"),
+]}

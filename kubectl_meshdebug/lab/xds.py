@@ -157,7 +157,7 @@ def outbound_cluster(name: str, eds_path: Path, *, tls: str, sni: str, san: str,
         "eds_cluster_config": {"service_name": name, "eds_config": file_source(eds_path)},
         "connect_timeout": "1s",
         "lb_policy": "LEAST_REQUEST",
-        "common_lb_config": {"healthy_panic_threshold": {}},
+        "common_lb_config": {"healthy_panic_threshold": {}},  # Istio: minHealthPercent 0
         "metadata": metadata,
         "circuit_breakers": {"thresholds": [
             {"max_connections": 4294967295, "max_pending_requests": 4294967295,
@@ -220,11 +220,12 @@ def http_connection_manager(stat_prefix: str, *, rds: tuple[str, Path] | None = 
     return hcm
 
 
-def outbound_listener(port: int, bind: str, rds_path: Path) -> dict[str, Any]:
+def outbound_listener(port: int, address: str, rds_path: Path,
+                      bind: int | None = None) -> dict[str, Any]:
     """`0.0.0.0_PORT`, bound to the pod's address: iptables would capture by port."""
     return {
         "name": f"0.0.0.0_{port}",
-        "address": {"socket_address": {"address": bind, "port_value": port}},
+        "address": {"socket_address": {"address": address, "port_value": bind or port}},
         "traffic_direction": "OUTBOUND",
         "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager",
                                         "typed_config": http_connection_manager(

@@ -1,0 +1,74 @@
+"""The built-in demo: real Envoys started, a real failure diagnosed, everything stopped."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.helpers import run
+
+pytestmark = pytest.mark.e2e
+
+
+def _lab_processes() -> set[int]:
+    out = subprocess.run(["pgrep", "-f", "meshdebug-lab-"], capture_output=True, text=True)
+    return {int(p) for p in out.stdout.split()}
+
+
+def test_demo_lists_scenarios():
+    result = run("demo", "--list")
+    assert result.code == 0
+    assert "dr-no-tls" in result.out and "port-443-http" in result.out
+
+
+def test_default_demo_finds_the_503_and_stops_its_envoys():
+    before = _lab_processes()
+    result = run("demo")
+    assert result.code == 0, result.err
+    assert "503 upstream connect error" in result.out
+    assert "[dr-tls-overrides-mtls]" in result.out
+    assert "Stopped the lab." in result.out
+    assert _lab_processes() <= before
+
+
+def test_demo_json_is_the_why503_document():
+    result = run("demo", "subset-no-pods", "-o", "json")
+    assert result.code == 0, result.err
+    doc = result.json()
+    assert doc["findings"][0]["id"] == "subset-no-pods"
+    assert "Scenario subset-no-pods" in result.err  # narration stays off stdout
+
+
+def test_unknown_scenario_suggests():
+    result = run("demo", "subset-no-pod")
+    assert result.code == 2 and "did you mean subset-no-pods" in result.err
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupted_demo_leaves_nothing_running(sig):
+    before = _lab_processes()
+    proc = subprocess.Popen([sys.executable, "-m", "kubectl_meshdebug", "demo", "healthy",
+                             "--keep"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    deadline = time.monotonic() + 30
+    seen = ""
+    while time.monotonic() < deadline and "Ctrl-C to stop" not in seen:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        seen += line
+    assert "Ctrl-C to stop" in seen
+    assert _lab_processes() - before, "the lab should be running"
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=30)
+    assert "Stopped the lab." in seen + out
+    deadline = time.monotonic() + 10
+    while _lab_processes() - before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not (_lab_processes() - before)
+    assert "Traceback" not in err
