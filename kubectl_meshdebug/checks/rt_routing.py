@@ -157,7 +157,7 @@ def no_endpoints(ctx: Why503Context) -> list[Finding]:
                 f"({len(pods.pods) if pods else 0} match {labels_}): its cluster has no "
                 "endpoints, so calls get 503 UH (no healthy upstream) and istiod counts "
                 "pilot_eds_no_instances", evidence,
-                fix=(f"Make subset {subset!r}'s labels match the pods (kubectl get pods -n "
+                fix=(f"Make the labels of subset {subset!r} match the pods (kubectl get pods -n "
                      f"{ctx.target.namespace} --show-labels), or deploy that version."),
                 resource=ref(dr) if dr else "", explains=8))
         else:

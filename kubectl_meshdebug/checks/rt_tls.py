@@ -27,6 +27,10 @@ def _client_sends_tls(ctx: Why503Context) -> tuple[bool | None, str, str]:
     return None, "", ""
 
 
+_REQUIRES = {"mtls": "requires mTLS (client certificate)", "tls": "requires TLS",
+             "plaintext": "plaintext only"}
+
+
 def _server_requirement(ctx: Why503Context) -> tuple[str | None, list[Evidence]]:
     """'mtls', 'plaintext' or 'both' as the server sidecars enforce it, with evidence."""
     evidence = []
@@ -36,13 +40,11 @@ def _server_requirement(ctx: Why503Context) -> tuple[str | None, list[Evidence]]
             kind = "mtls" if chain.tls_client_cert_required else (
                 "tls" if chain.tls_required else "plaintext")
             kinds.add(kind)
+            port = (f" (port {chain.match['destination_port']})"
+                    if "destination_port" in chain.match else "")
             evidence.append(Evidence(
                 f"envoy {server.label} listeners",
-                f"inbound chain {chain.name or '(unnamed)'}"
-                + (f" (port {chain.match['destination_port']})"
-                   if "destination_port" in chain.match else "") + ": " + {"mtls": "requires mTLS (client certificate)",
-                                           "tls": "requires TLS",
-                                           "plaintext": "plaintext only"}[kind]))
+                f"inbound chain {chain.name or '(unnamed)'}{port}: {_REQUIRES[kind]}"))
     if kinds:
         if kinds == {"mtls"}:
             return "mtls", evidence

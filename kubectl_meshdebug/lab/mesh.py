@@ -290,9 +290,9 @@ class LabMesh:
                            "conditions": [{"type": "Ready", "status": "True"}]},
             })
         for svc in self.services:
-            selector = svc.selector or (dict(svc.pods[0].labels) if svc.pods else {})
-            if "version" in selector and len({p.labels.get("version") for p in svc.pods}) > 1:
-                selector.pop("version")
+            # Services select the app, not its version: subsets pick versions
+            selector = svc.selector or {k: v for k, v in (svc.pods[0].labels if svc.pods
+                                                          else {}).items() if k != "version"}
             objs.append({
                 "apiVersion": "v1", "kind": "Service",
                 "metadata": {"name": svc.name, "namespace": svc.namespace},
