@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from kubectl_meshdebug.checks.finding import Evidence, Finding
 from kubectl_meshdebug.checks.registry import CATALOGUE, CheckInfo, runtime_check
-from kubectl_meshdebug.checks.why503_context import Why503Context
+from kubectl_meshdebug.checks.why503_context import Why503Context, entry_text
 from kubectl_meshdebug.kube.state import ref
 from kubectl_meshdebug.mesh.correlate import owning_config
 from kubectl_meshdebug.mesh.sidecar import egress_allows, egress_hosts
 
 
 def _log_evidence(ctx: Why503Context, flag: str, limit: int = 2) -> list[Evidence]:
-    return [Evidence(f"envoy {ctx.client.label} access log",
-                     f"{e.status} {','.join(e.flags) or '-'} {e.details or ''} "
-                     f"{e.transport_failure or ''}".strip())
+    return [Evidence(f"envoy {ctx.client.label} access log", entry_text(e))
             for e in ctx.failures(flag)[-limit:]]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from kubectl_meshdebug.checks.finding import Evidence, Finding
 from kubectl_meshdebug.checks.registry import CheckInfo, runtime_check
-from kubectl_meshdebug.checks.why503_context import Why503Context
+from kubectl_meshdebug.checks.why503_context import Why503Context, entry_text
 from kubectl_meshdebug.kube.state import meta, ref
 from kubectl_meshdebug.mesh import policy
 from kubectl_meshdebug.mesh.protocol import TLS_PORTS, is_http, port_protocol
@@ -60,7 +60,7 @@ def _server_requirement(ctx: Why503Context) -> tuple[str | None, list[Evidence]]
 
 def _uc_evidence(ctx: Why503Context, flag: str) -> list[Evidence]:
     out = [Evidence(f"envoy {ctx.client.label} access log",
-                    f"{e.status} {','.join(e.flags)} {e.details} {e.transport_failure}".strip())
+                    entry_text(e))
            for e in ctx.failures(flag)[-2:]]
     for server in ctx.servers:
         out += [Evidence(f"envoy {server.label} log", s.line) for s in server.log_signals
@@ -222,3 +222,18 @@ def peerauth_strict_plaintext_client(ctx: Why503Context) -> list[Finding]:
         fix=(f"Inject the client (kubectl meshdebug check-inject {meta(pod).get('name')}), or "
              "allow plaintext on this port:\n  spec:\n    mtls:\n      mode: PERMISSIVE"),
         resource=f"Pod {ctx.client.label}", explains=9)]
+
+
+@runtime_check(CheckInfo("protocol-conflict",
+                         "One port number is HTTP for some Services and TCP for others",
+                         ("Service",), audit=True))
+def protocol_conflict_on_port(ctx: Why503Context) -> list[Finding]:
+    """The audit check, for the call's port only: it explains odd routing on that port."""
+    if ctx.state is None:
+        return []
+    from kubectl_meshdebug.checks.context import AuditContext
+    from kubectl_meshdebug.checks.ports import protocol_conflict
+
+    audit_ctx = AuditContext.build(ctx.state, None)
+    return [f for f in protocol_conflict(audit_ctx)
+            if f.summary.startswith(f"port {ctx.target.port} ")]

@@ -6,14 +6,14 @@ import re
 
 from kubectl_meshdebug.checks.finding import Evidence, Finding
 from kubectl_meshdebug.checks.registry import CheckInfo, runtime_check
-from kubectl_meshdebug.checks.why503_context import Why503Context
+from kubectl_meshdebug.checks.why503_context import Why503Context, entry_text
+from kubectl_meshdebug.envoy.accesslog import AccessLogEntry
 from kubectl_meshdebug.kube.state import meta, ref
 from kubectl_meshdebug.mesh.describe import container_ports, target_port_status
 
 
-def _entry_text(e) -> str:  # type: ignore[no-untyped-def]
-    return (f"{e.status} {','.join(e.flags) or '-'} {e.details or ''} "
-            f"\"{e.transport_failure or '-'}\" {e.upstream_host or ''}").strip()
+def _entry_text(e: AccessLogEntry) -> str:
+    return entry_text(e) + (f" {e.upstream_host}" if e.upstream_host else "")
 
 
 @runtime_check(CheckInfo("circuit-breaker-overflow",

@@ -14,6 +14,7 @@ from kubectl_meshdebug.checks.proxyview import ProxyView
 from kubectl_meshdebug.checks.target import CallTarget
 from kubectl_meshdebug.envoy.accesslog import AccessLogEntry
 from kubectl_meshdebug.envoy.config_dump import ClusterRecord, FilterChainInfo, RouteRecord
+from kubectl_meshdebug.envoy.flags import FLAGS
 from kubectl_meshdebug.kube.state import ClusterState, labels, meta
 from kubectl_meshdebug.kube.targets import is_ready, proxy_container
 from kubectl_meshdebug.mesh import policy
@@ -22,6 +23,13 @@ from kubectl_meshdebug.mesh.hosts import vhost_matches
 from kubectl_meshdebug.mesh.names import outbound_cluster, parse_cluster_name
 
 Obj = dict[str, Any]
+
+
+def entry_text(e: AccessLogEntry) -> str:
+    """An access-log line for evidence, its flags spelled out."""
+    flags = ",".join(f"{f}={FLAGS[f].name}" if f in FLAGS else f for f in e.flags) or "-"
+    parts = [str(e.status), flags, e.details or "", e.transport_failure or ""]
+    return " ".join(p for p in parts if p)
 
 
 @dataclass

@@ -65,17 +65,24 @@ def cluster_rows(dump: ConfigDump, statuses: dict[str, ClusterStatus] | None,
             "outlier_detection": rec.outlier, "outlier_text": _outlier_text(rec.outlier),
             "istio_config": owning_config(rec.istio),
         }
-        if ctx is not None and name.direction == "outbound" and name.fqdn:
-            svc = ctx.service(name.fqdn)
-            dr = ctx.destination_rule(name.fqdn)
+        services = rec.istio.get("services") or []
+        if services and isinstance(services[0], dict) and services[0].get("host"):
+            row["fqdn"] = str(services[0]["host"])  # Istio's own join key beats the name
+        if ctx is not None and name.direction == "outbound" and row["fqdn"]:
+            svc = ctx.service(row["fqdn"])
+            dr = ctx.destination_rule(row["fqdn"])
+            applied = row["istio_config"]
+            if applied.startswith("DestinationRule "):
+                ns_name = applied.split(" ", 1)[1]
+                dr = ctx.state.get("DestinationRule", *ns_name.split("/", 1)) or dr
             expected = ctx.expected_tls(name, dr)
-            subset = ctx.subset(dr, name.fqdn, name.subset)
+            subset = ctx.subset(dr, row["fqdn"], rec.istio.get("subset") or name.subset)
             row.update({
                 "service": ref(svc).split(" ", 1)[1] if svc else "",
                 "destination_rule": f"{meta(dr).get('namespace')}/{meta(dr).get('name')}"
                 if dr else "",
                 "subset_pods": len(subset.pods) if subset else (
-                    len(ctx.service_pods(name.fqdn)) if svc else None),
+                    len(ctx.service_pods(row["fqdn"])) if svc else None),
                 "expected_tls": expected.mode + ("" if tls_agrees(expected.mode, rec.tls.mode)
                                                  else " (!)"),
                 "expected_tls_reason": expected.reason,

@@ -234,3 +234,32 @@ def test_admin_get_logging_is_refused_by_envoy(healthy_lab):
     with pytest.raises(urllib.error.HTTPError) as err:
         admin_get(healthy_lab.admin_url(healthy_lab.client), "/logging")
     assert err.value.code == 405
+
+
+def test_stats_type_and_usedonly_are_envoys(healthy_lab):
+    url = healthy_lab.admin_url(healthy_lab.client)
+    result = run(*lab_args(healthy_lab), "stats", "sleep", "--type", "gauges", "--filter",
+                 "^server", "-o", "json")
+    assert result.code == 0, result.err
+    names = {i["name"] for i in result.json()["items"]}
+    assert "server.live" in names and "server.total_connections" in names
+    assert not any(n.endswith(".seconds") for n in names if n.startswith("server.initialization"))
+    used = run(*lab_args(healthy_lab), "stats", "sleep", "--usedonly", "-o", "json").json()
+    total = admin_get(url, "/stats").decode().count("\n")
+    assert 0 < len(used["items"]) < total
+
+
+def test_stats_over_a_selector_is_ordered_by_pod(healthy_lab):
+    result = run(*lab_args(healthy_lab), "stats", "-l", "app", "--filter", "^server.live$",
+                 "-o", "json")
+    assert result.code == 0, result.err
+    assert [i["pod"] for i in result.json()["items"]] == ["foo/httpbin-v1", "foo/sleep"]
+
+
+def test_manifests_from_stdin(healthy_lab):
+    text = healthy_lab.manifest_path.read_text()
+    result = run(*healthy_lab.admin_url_args(), "-f", "-", "-n", "foo", "clusters", "sleep",
+                 "-o", "json", stdin=text)
+    assert result.code == 0, result.err
+    [httpbin] = [i for i in result.json()["items"] if i["fqdn"].startswith("httpbin")]
+    assert httpbin["service"] == "foo/httpbin"
