@@ -223,7 +223,7 @@ class Runtime:
 
     def proxies_by_selector(self, selector: str) -> list[Proxy]:
         """Every pod matching -l in the namespace (or all with -A) that has a proxy."""
-        wanted = parse_selector(selector)
+        wanted = parse_selector(selector) if selector else []  # "" with -A: every proxy
         ns = None if self.settings.all_namespaces else self.namespace
         pods = [
             p for p in self.state().list("Pod", ns)
@@ -232,15 +232,16 @@ class Runtime:
         pods = [p for p in pods if proxy_container(p, self.settings.container) is not None]
         if not pods:
             where = "any namespace" if ns is None else f"namespace {ns}"
-            raise UsageError(f"no pods with an {self.settings.container} container match "
-                             f"-l {selector} in {where}")
+            what = f"match -l {selector} " if selector else ""
+            raise UsageError(f"no pods with an {self.settings.container} container {what}"
+                             f"in {where}")
         pods.sort(key=lambda p: (meta(p).get("namespace", ""), meta(p).get("name", "")))
         return [self.proxy_for_pod(p) for p in pods]
 
     def proxies(self, targets: list[str], selector: str | None) -> list[Proxy]:
         if selector and targets:
             raise UsageError("give pod names or -l/--selector, not both")
-        if selector:
+        if selector is not None and (selector or self.settings.all_namespaces):
             return self.proxies_by_selector(selector)
         if not targets:
             raise UsageError("no target pod given", hint="name a pod, or use -l/--selector")

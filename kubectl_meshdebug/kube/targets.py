@@ -13,6 +13,7 @@ from kubectl_meshdebug.kube.state import ClusterState, label_selector_matches, l
 PROXY_CONTAINER = "istio-proxy"
 _POD_WORDS = {"pod", "pods", "po"}
 _SVC_WORDS = {"svc", "service", "services"}
+_NS_WORDS = {"ns", "namespace", "namespaces"}
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ def parse_target(text: str) -> TargetRef:
         return TargetRef("Pod", name)
     if word in _SVC_WORDS:
         return TargetRef("Service", name)
+    if word in _NS_WORDS:
+        return TargetRef("Namespace", name)
     if word in WORKLOAD_KINDS:
         return TargetRef(WORKLOAD_KINDS[word], name)
     raise UsageError(

@@ -1,0 +1,94 @@
+"""`logs POD --explain`: the proxy's access-log lines with every flag and detail in words."""
+
+from __future__ import annotations
+
+import click
+
+from kubectl_meshdebug.cli.common import CONTEXT, read_text_file, runtime
+from kubectl_meshdebug.cli.options import global_options
+from kubectl_meshdebug.errors import UsageError
+from kubectl_meshdebug.kube.targets import parse_target
+
+
+@click.command("logs", context_settings=CONTEXT, epilog="""Examples:
+
+\b
+  kubectl meshdebug logs sleep-5b59 -n foo --explain --status 5xx
+  kubectl meshdebug logs sleep-5b59 --explain --flags UC,UF --tail 2000
+  kubectl logs sleep-5b59 -c istio-proxy | kubectl meshdebug logs --log-file - --explain
+""")
+@click.argument("pod", required=False)
+@click.option("--explain", is_flag=True, help="Decode each line: flags, details, the finding.")
+@click.option("--status", "status_filter", metavar="CODES",
+              help="Only these response codes: 503, 5xx, 4xx,5xx.")
+@click.option("--flags", "flag_filter", metavar="FLAGS",
+              help="Only lines with one of these response flags: UC,UF.")
+@click.option("--tail", default=500, show_default=True,
+              help="Lines to read through the API server.")
+@click.option("--log-file", "log_file", metavar="FILE", help="A saved log instead (- for stdin).")
+@global_options
+@click.pass_context
+def logs(ctx: click.Context, pod: str | None, explain: bool, status_filter: str | None,
+         flag_filter: str | None, tail: int, log_file: str | None) -> int:
+    """Recent istio-proxy access-log lines (Istio's TEXT format, old or new, or JSON), each
+    with its response flags, details and upstream transport failure decoded in words and
+    linked to the finding that usually explains it. Lines in other formats are shown as
+    they are, never dropped.
+    """
+    from kubectl_meshdebug.envoy.accesslog import parse_line
+    from kubectl_meshdebug.envoy.explain import explain_entry, status_matches
+    from kubectl_meshdebug.envoy.flags import split_flags
+
+    rt = runtime(ctx)
+    if log_file:
+        text = read_text_file(log_file, "--log-file")
+        source = "stdin" if log_file == "-" else log_file
+    elif pod:
+        if rt.offline or not rt.has_cluster_view():
+            raise UsageError("reading a pod's log needs the API server",
+                             hint="use --log-file FILE (kubectl logs POD -c istio-proxy > FILE)")
+        ref = parse_target(pod)
+        live = rt.state().source
+        text = live.pod_log(rt.namespace, ref.name, rt.settings.container, tail)
+        source = f"{rt.namespace}/{ref.name}"
+    else:
+        raise UsageError("name a POD, or give --log-file FILE")
+    wanted_flags = set(split_flags(flag_filter or ""))
+    filtering = bool(status_filter or wanted_flags)
+    items = []
+    unknown = 0
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        entry = parse_line(line)
+        if entry is None:
+            unknown += 1
+            if not filtering:
+                items.append({"raw": line, "parsed": False})
+            continue
+        if status_filter and not status_matches(entry, status_filter):
+            continue
+        if wanted_flags and not wanted_flags & set(entry.flags):
+            continue
+        item = {"raw": entry.raw, "parsed": True, **entry.to_dict()}
+        if explain:
+            item.update(explain_entry(entry))
+        items.append(item)
+    printer = rt.printer
+    if rt.settings.output in ("json", "yaml"):
+        printer.document({"kind": "AccessLogList", "source": source, "items": items,
+                          "other_lines": unknown})
+        return 0
+    for item in items:
+        printer.line(item["raw"])
+        if explain and item["parsed"]:
+            code = f"{item['status']} {','.join(item['flags']) or '-'}"
+            line = f"    {code}: {item['explanation'] or 'no flags'}"
+            if item.get("transport_failure"):
+                line += f"; transport failure: {item['transport_failure']}"
+            printer.line(line)
+            if item["finding"]:
+                printer.line(f"    likely: {item['finding']} ({item['docs']})")
+    if filtering and unknown:
+        printer.note(f"note: {unknown} lines were not access-log lines (Envoy's own log)")
+    return 0

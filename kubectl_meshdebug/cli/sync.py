@@ -1,0 +1,106 @@
+"""`sync`: is each proxy's configuration current and accepted by Envoy?"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from kubectl_meshdebug.cli.common import CONTEXT, read_text_file, runtime
+from kubectl_meshdebug.cli.options import all_namespaces_option, concurrency_option, global_options
+from kubectl_meshdebug.cli.runtime import Proxy
+from kubectl_meshdebug.errors import EXIT_FINDINGS, EXIT_OK, MeshdebugError
+from kubectl_meshdebug.render.output import Column, Listing
+
+
+@click.command("sync", context_settings=CONTEXT, epilog="""Examples:
+
+\b
+  kubectl meshdebug sync sleep-5b59 -n foo
+  kubectl meshdebug sync -l app=reviews -n bookinfo
+  kubectl meshdebug sync -A                         # every sidecar, with progress
+  kubectl meshdebug sync sleep-5b59 --log-file istio-proxy.log   # the rejection message
+""")
+@click.argument("pods", nargs=-1)
+@click.option("-l", "--selector", metavar="SELECTOR", help="Every pod matching labels.")
+@click.option("--log-file", "log_file", metavar="FILE",
+              help="The proxy's log, for the message of the last rejection.")
+@all_namespaces_option
+@concurrency_option
+@global_options
+@click.pass_context
+def sync(ctx: click.Context, pods: tuple[str, ...], selector: str | None,
+         log_file: str | None) -> int:
+    """Is this proxy's configuration current and accepted?
+
+    /ready and the server state, the cds/lds/rds update counters (attempts, successes,
+    rejections), the xDS connection to istiod, warming clusters and listeners, and listeners
+    Envoy rejected. With -l or -A, a table over many proxies. Exit code 1 when a proxy is
+    not ready, rejected config, lost istiod, or is still warming.
+    """
+    from kubectl_meshdebug.envoy.proxylog import scan
+    from kubectl_meshdebug.envoy.sync import sync_status
+
+    rt = runtime(ctx)
+    if rt.settings.all_namespaces and not pods and not selector:
+        selector = ""
+    proxies = rt.proxies(list(pods), selector)
+    results = rt.fan_out(proxies, lambda p: sync_status(p.admin), progress="sync")
+    rejection = ""
+    if log_file:
+        signals = [s for s in scan(read_text_file(log_file, "--log-file").splitlines())
+                   if s.kind in ("config-rejected", "not-ready")]
+        rejection = signals[-1].line if signals else ""
+    items: list[dict[str, Any]] = []
+    for proxy, result in zip(proxies, results):
+        items.append(_row(proxy, result, rejection))
+    if len(proxies) == 1 and isinstance(results[0], MeshdebugError):
+        raise results[0]
+    if rt.settings.output in ("json", "yaml"):
+        rt.printer.document({"kind": "SyncStatusList", "items": items})
+    elif len(items) == 1 and not selector:
+        _detail(rt, items[0])
+    else:
+        rt.printer.listing(Listing("SyncStatusList", items, [
+            Column("pod", "POD"), Column("verdict", "STATUS"), Column("cds_text", "CDS"),
+            Column("lds_text", "LDS"), Column("xds", "XDS"), Column("version", "VERSION"),
+            Column("problem", "PROBLEM")]))
+    bad = [i for i in items if i["verdict"] not in ("SYNCED",)]
+    return EXIT_FINDINGS if bad else EXIT_OK
+
+
+def _counts(counters: dict[str, Any]) -> str:
+    if not counters:
+        return "-"
+    return (f"{counters.get('update_success', 0)} ok/{counters.get('update_rejected', 0)} "
+            f"rejected")
+
+
+def _row(proxy: Proxy, result: Any, rejection: str) -> dict[str, Any]:
+    if isinstance(result, MeshdebugError):
+        return {"pod": proxy.label, "verdict": "UNREACHABLE", "problem": result.one_line(),
+                "problems": [result.one_line()]}
+    doc = result.to_dict()
+    problems = list(doc["problems"])
+    if rejection and doc["verdict"] != "SYNCED":
+        problems.append(f"log: {rejection}")
+    return {"pod": proxy.label, **doc, "problems": problems,
+            "cds_text": _counts(doc["cds"]), "lds_text": _counts(doc["lds"]),
+            "xds": {None: "n/a", 0: "disconnected", 1: "connected"}.get(doc["connected"], "?"),
+            "problem": problems[0] if problems else ""}
+
+
+def _detail(rt: Any, item: dict[str, Any]) -> None:
+    p = rt.printer
+    p.line(f"{item['pod']}: {item['verdict']}")
+    if item.get("verdict") == "UNREACHABLE":
+        p.line(f"  {item['problem']}")
+        return
+    p.line(f"  ready: {item['ready']} ({item['state']}), Istio {item['version'] or '-'}")
+    p.line(f"  cds: {_counts(item['cds'])}, version {item['cds'].get('version_text', '-')}")
+    p.line(f"  lds: {_counts(item['lds'])}, version {item['lds'].get('version_text', '-')}")
+    if item["rds_rejected"]:
+        p.line("  rds rejected: " + ", ".join(f"{k} x{v}" for k, v in item["rds_rejected"].items()))
+    p.line(f"  xDS connection: {item['xds']}")
+    for problem in item["problems"]:
+        p.line(f"  PROBLEM: {problem}")
