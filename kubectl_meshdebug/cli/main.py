@@ -7,7 +7,6 @@ importing click. Every failure ends as one line on stderr with DESIGN.md's exit 
 from __future__ import annotations
 
 import importlib
-import os
 import sys
 
 import click
@@ -86,7 +85,9 @@ def _verbose(argv: list[str]) -> bool:
 
 def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
-    prog = "kubectl meshdebug" if os.environ.get("KUBECTL_PLUGINS_CALLER") else "kubectl-meshdebug"
+    if args[:1] == ["__complete"]:  # krew installs one binary: completion rides on it
+        complete(args[1:])
+    prog = "kubectl meshdebug"
     verbose = _verbose(args)
     try:
         rc = cli.main(args=args, prog_name=prog, standalone_mode=False)

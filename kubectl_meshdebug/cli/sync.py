@@ -25,12 +25,14 @@ from kubectl_meshdebug.render.output import Column, Listing
 @click.option("-l", "--selector", metavar="SELECTOR", help="Every pod matching labels.")
 @click.option("--log-file", "log_file", metavar="FILE",
               help="The proxy's log, for the message of the last rejection.")
+@click.option("--logs", "live_logs", is_flag=True,
+              help="Read each proxy's log through the API server for that message.")
 @all_namespaces_option
 @concurrency_option
 @global_options
 @click.pass_context
 def sync(ctx: click.Context, pods: tuple[str, ...], selector: str | None,
-         log_file: str | None) -> int:
+         log_file: str | None, live_logs: bool) -> int:
     """Is this proxy's configuration current and accepted?
 
     /ready and the server state, the cds/lds/rds update counters (attempts, successes,
@@ -46,13 +48,22 @@ def sync(ctx: click.Context, pods: tuple[str, ...], selector: str | None,
         selector = ""
     proxies = rt.proxies(list(pods), selector)
     results = rt.fan_out(proxies, lambda p: sync_status(p.admin), progress="sync")
-    rejection = ""
-    if log_file:
-        signals = [s for s in scan(read_text_file(log_file, "--log-file").splitlines())
+    def last_rejection(text: str) -> str:
+        signals = [s for s in scan(text.splitlines())
                    if s.kind in ("config-rejected", "not-ready")]
-        rejection = signals[-1].line if signals else ""
+        return signals[-1].line if signals else ""
+
+    file_rejection = last_rejection(read_text_file(log_file, "--log-file")) if log_file else ""
     items: list[dict[str, Any]] = []
     for proxy, result in zip(proxies, results):
+        rejection = file_rejection
+        if live_logs and not rt.offline and rt.has_cluster_view() and not isinstance(
+                result, MeshdebugError) and result.verdict != "SYNCED":
+            try:
+                rejection = last_rejection(rt.state().source.pod_log(
+                    proxy.namespace, proxy.name, rt.settings.container, 500))
+            except MeshdebugError as exc:
+                rt.printer.note(f"note: no log for {proxy.label}: {exc.one_line()}")
         items.append(_row(proxy, result, rejection))
     if len(proxies) == 1 and isinstance(results[0], MeshdebugError):
         raise results[0]

@@ -44,3 +44,51 @@ def test_documented_commands_exist():
     for path in docs:
         used |= set(re.findall(r"kubectl(?:-| )meshdebug ([a-z][a-z0-9-]+)", path.read_text()))
     assert used - set(COMMANDS) == set()
+
+
+def documented_command_lines() -> list[tuple[str, str]]:
+    """Every `kubectl meshdebug ...` line in a code block of the README and docs."""
+    out = []
+    for path in [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]:
+        in_code = False
+        pending = ""
+        for line in path.read_text().splitlines():
+            if line.strip().startswith("```"):
+                in_code = not in_code
+                continue
+            if not in_code:
+                continue
+            text = pending + line.strip().removeprefix("$ ")
+            if text.endswith("\\"):
+                pending = text[:-1] + " "
+                continue
+            pending = ""
+            if text.startswith(("kubectl meshdebug ", "kubectl-meshdebug ")):
+                out.append((path.name, text))
+    return out
+
+
+def test_every_documented_command_line_parses():
+    import shlex
+
+    import click
+
+    from kubectl_meshdebug.cli.main import cli
+
+    lines = documented_command_lines()
+    assert len(lines) >= 30
+    for source, text in lines:
+        for stop in (" | ", " > ", " # ", " && ", "   #"):
+            text = text.split(stop)[0]
+        args = shlex.split(text)[2:] if text.startswith("kubectl meshdebug") else \
+            shlex.split(text)[1:]
+        if "[" in text:  # a synopsis, not a command line
+            continue
+        name, rest = args[0], args[1:]
+        cmd = cli.get_command(click.Context(cli), name)
+        assert cmd is not None, f"{source}: {text}: no command {name!r}"
+        parent = click.Context(cli, info_name="kubectl meshdebug")
+        try:
+            cmd.make_context(name, list(rest), parent=parent)
+        except click.UsageError as exc:
+            raise AssertionError(f"{source}: {text}: {exc}") from exc
