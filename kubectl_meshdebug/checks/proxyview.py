@@ -27,6 +27,21 @@ STATS_FILTER = (r"^(cluster_manager\.|listener_manager\.|server\.(state|live)|co
 
 
 @dataclass
+class ViewFocus:
+    """What of a proxy's config a call can involve, as RE2 patterns on resource names.
+
+    On a sidecar that knows 20,000 services, why-503 asks Envoy only for the call's route
+    configs, listeners and clusters instead of the whole dump.
+    """
+
+    clusters: str | None = None  # full match, for config_dump name_regex
+    routes: str | None = None
+    listeners: str | None = None
+    host: str = ""  # the call's host, to add the clusters its route points at
+    port: int | None = None
+
+
+@dataclass
 class ProxyView:
     label: str
     pod: dict[str, Any] | None
@@ -61,17 +76,64 @@ class ProxyView:
         return {k: v for k, v in self.stats.items() if rx.search(k)}
 
 
+def _focused_dump(admin: AdminClient, focus: ViewFocus) -> ConfigDump:
+    """Routes and listeners first; then the clusters, including whatever the call's route
+    points at (a VirtualService may send it to another host)."""
+    from kubectl_meshdebug.mesh.hosts import vhost_matches
+
+    first = views.fetch_dump(admin, ["listeners", "routes"],
+                             {"listeners": focus.listeners or ".*",
+                              "routes": focus.routes or ".*"})
+    pattern = focus.clusters or ".*"
+    clusters = views.fetch_dump(admin, ["clusters"], {"clusters": pattern})
+    section = clusters.sections.setdefault("clusters", {})
+    if focus.host:
+        forms = [focus.host, f"{focus.host}:{focus.port}"]
+        wanted = {c for r in first.routes() if any(vhost_matches(r.domains, h) for h in forms)
+                  for c, _ in r.clusters}
+        for name in sorted(c for c in wanted if not re.fullmatch(pattern, c)):
+            # a route to another host: ask for that cluster by its exact name
+            more = views.fetch_dump(admin, ["clusters"], {"clusters": re.escape(name)})
+            for key, entries in more.sections.get("clusters", {}).items():
+                if isinstance(entries, list):
+                    section.setdefault(key, []).extend(
+                        e for e in entries if (e.get("cluster") or {}).get("name") == name)
+    first.sections["clusters"] = section
+    return first
+
+
+def _statuses(admin: AdminClient, filter_re: str | None) -> dict[str, ClusterStatus]:
+    from kubectl_meshdebug.errors import AdminError
+
+    try:
+        return parse_clusters_json(admin.clusters_json(filter_re))
+    except AdminError as exc:
+        if exc.status == 400 and filter_re:  # a filter this Envoy will not take
+            return parse_clusters_json(admin.clusters_json())
+        raise
+
+
+def _dump(admin: AdminClient, focus: ViewFocus | None) -> ConfigDump:
+    if focus is not None:
+        return _focused_dump(admin, focus)
+    return views.fetch_dump(admin, ["clusters", "listeners", "routes"])
+
+
 def fetch_views(targets: list[tuple[str, dict | None, AdminClient | None]],
-                logs: dict[str, str], concurrency: int = 8) -> list[ProxyView]:
+                logs: dict[str, str], concurrency: int = 8,
+                focus: dict[str, ViewFocus] | None = None) -> list[ProxyView]:
     """Fetch every proxy's state at once; the whole costs about its slowest call."""
     views_out = [ProxyView(label, pod) for label, pod, _ in targets]
     calls: list[tuple[int, str, Callable[[], Any]]] = []
-    for i, (_label, _pod, admin) in enumerate(targets):
+    focus = focus or {}
+    for i, (label, _pod, admin) in enumerate(targets):
         if admin is None:
             continue
+        view_focus = focus.get(label)
+        status_filter = ("^(?:" + (view_focus.clusters or ".*") + ")$") if view_focus else None
         calls += [
-            (i, "dump", lambda a=admin: views.fetch_dump(a, ["clusters", "listeners", "routes"])),
-            (i, "statuses", lambda a=admin: parse_clusters_json(a.clusters_json())),
+            (i, "dump", lambda a=admin, f=view_focus: _dump(a, f)),
+            (i, "statuses", lambda a=admin, f=status_filter: _statuses(a, f)),
             (i, "stats", lambda a=admin: parse_stats_text(a.stats_text(STATS_FILTER))),
             (i, "ready", lambda a=admin: a.ready()),
         ]

@@ -45,9 +45,14 @@ def audit(ctx: click.Context, checks: tuple[str, ...], severity: str) -> int:
     ran, findings = run_audit(state, scope, list(checks) or None)
     keep = ("error", "warning", "info")[: ("error", "warning", "info").index(severity) + 1]
     findings = [f for f in findings if f.severity in keep]
+    from kubectl_meshdebug.kube.kinds import KINDS
+
     for kind in sorted(state.missing_kinds):
-        rt.printer.note(f"note: the API server has no {kind} resource: Istio is not installed "
-                        "here, or not that part of it")
+        if "istio.io" in KINDS[kind].group:
+            rt.printer.note(f"note: the API server has no {kind} resource: Istio is not "
+                            "installed here, or not that part of it")
+        else:
+            rt.printer.note(f"note: the API server has no {kind} resource (404)")
     where = "in all namespaces" if scope is None else f"in namespace {scope}"
     if rt.settings.output in ("json", "yaml"):
         rt.printer.document(findings_document({"scope": scope or "*"}, ran, findings))

@@ -14,15 +14,17 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 
 from kubectl_meshdebug.cli.common import CONTEXT, runtime
 from kubectl_meshdebug.cli.options import concurrency_option, global_options
-from kubectl_meshdebug.cli.runtime import Proxy, Runtime
 from kubectl_meshdebug.envoy.logging import normalize_level, parse_level_spec
 from kubectl_meshdebug.errors import EXIT_UNREACHABLE, MeshdebugError, UsageError
+
+if TYPE_CHECKING:
+    from kubectl_meshdebug.cli.runtime import Proxy, Runtime
 
 
 def _duration(ctx: click.Context, param: click.Parameter, value: Any) -> float | None:

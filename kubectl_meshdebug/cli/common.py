@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
 from kubectl_meshdebug.cli.options import settings
-from kubectl_meshdebug.cli.runtime import Runtime
-from kubectl_meshdebug.envoy.config_dump import ConfigDump, ConfigDumpError
 from kubectl_meshdebug.errors import UsageError
+
+if TYPE_CHECKING:  # the layers are imported when a command runs, not for --help
+    from kubectl_meshdebug.cli.runtime import Runtime
+    from kubectl_meshdebug.envoy.config_dump import ConfigDump
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -21,6 +22,8 @@ TABLE_OUTPUTS = ("table", "wide", "json", "yaml")
 
 def runtime(ctx: click.Context, outputs: tuple[str, ...] = TABLE_OUTPUTS) -> Runtime:
     """The command's Runtime (one per invocation); refuses -o values the command lacks."""
+    from kubectl_meshdebug.cli.runtime import Runtime
+
     root = ctx.find_root()
     rt = root.meta.get("meshdebug.runtime")
     if rt is None:
@@ -30,35 +33,43 @@ def runtime(ctx: click.Context, outputs: tuple[str, ...] = TABLE_OUTPUTS) -> Run
     return rt
 
 
-def read_json_file(path: str, what: str) -> Any:
-    """A JSON file or `-`, with one-line errors for missing, empty, binary or truncated input."""
+def read_bytes(path: str, what: str) -> bytes:
     try:
         if path == "-":
-            raw = sys.stdin.buffer.read()
-        else:
-            with open(path, "rb") as fh:
-                raw = fh.read()
+            return sys.stdin.buffer.read()
+        with open(path, "rb") as fh:
+            return fh.read()
     except OSError as exc:
         raise UsageError(f"{what} {path}: {exc.strerror}") from exc
+
+
+def dump_bytes(path: str) -> bytes:
+    """A saved dump's bytes, refusing what is plainly something else."""
+    raw = read_bytes(path, "--dump")
     if not raw.strip():
-        raise UsageError(f"{what} {path} is empty")
+        raise UsageError(f"--dump {path} is empty")
+    if b"::" in raw[:4096] and raw.lstrip()[:1] not in (b"{", b"["):
+        raise UsageError(f"--dump {path} is /clusters text output, not a config dump",
+                         hint="save /config_dump (kubectl meshdebug config-dump POD --save F)")
+    return raw
+
+
+def load_dump(path: str, parts: list[str] | None = None,
+              raw: bytes | None = None) -> ConfigDump:
+    """A saved config dump, parsing only `parts` (clusters, routes, ...) where it can."""
+    from kubectl_meshdebug.envoy.config_dump import ConfigDumpError, load_sections
+
+    raw = dump_bytes(path) if raw is None else raw
     try:
-        return json.loads(raw)
+        return load_sections(raw, set(parts) if parts else None)
     except UnicodeDecodeError as exc:
-        raise UsageError(f"{what} {path} is not JSON text (binary data)") from exc
-    except ValueError as exc:
-        raise UsageError(f"{what} {path} is not valid JSON: {exc}") from exc
-
-
-def load_dump(path: str) -> ConfigDump:
-    doc = read_json_file(path, "--dump")
-    try:
-        return ConfigDump.from_json(doc)
+        raise UsageError(f"--dump {path} is not JSON text (binary data)") from exc
     except ConfigDumpError as exc:
-        hint = ""
-        if isinstance(doc, dict) and "cluster_statuses" in doc:
-            hint = "this is /clusters output; save /config_dump instead"
+        hint = ("this is /clusters output; save /config_dump instead"
+                if b"cluster_statuses" in raw[:2048] else "")
         raise UsageError(f"--dump {path}: {exc}", hint=hint) from exc
+    except ValueError as exc:
+        raise UsageError(f"--dump {path} is not valid JSON: {exc}") from exc
 
 
 def read_text_file(path: str, what: str) -> str:

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from kubectl_meshdebug.cli.common import CONTEXT, runtime
 from kubectl_meshdebug.cli.options import all_namespaces_option, concurrency_option, global_options
-from kubectl_meshdebug.cli.runtime import Proxy
 from kubectl_meshdebug.envoy.logging import normalize_level, parse_level_spec, reset_plan
 from kubectl_meshdebug.errors import MeshdebugError, UsageError
 from kubectl_meshdebug.kube.state import annotations
 from kubectl_meshdebug.render.output import Column, Listing
+
+if TYPE_CHECKING:
+    from kubectl_meshdebug.cli.runtime import Proxy
 
 
 def _summary(loggers: dict[str, str]) -> str:

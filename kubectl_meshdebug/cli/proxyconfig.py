@@ -8,19 +8,18 @@ Service, DestinationRule and VirtualService (see mesh/correlate.py).
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import click
 
 from kubectl_meshdebug.cli.common import CONTEXT, load_dump, runtime
 from kubectl_meshdebug.cli.options import global_options
-from kubectl_meshdebug.envoy import views
-from kubectl_meshdebug.envoy.clusters_status import ClusterStatus, parse_clusters_json
-from kubectl_meshdebug.envoy.config_dump import ConfigDump
-from kubectl_meshdebug.envoy.redact import redact
 from kubectl_meshdebug.errors import UsageError
-from kubectl_meshdebug.mesh import rows
 from kubectl_meshdebug.render.output import Column, Listing
+
+if TYPE_CHECKING:  # imported when a command runs, so that --help stays fast
+    from kubectl_meshdebug.envoy.clusters_status import ClusterStatus
+    from kubectl_meshdebug.envoy.config_dump import ConfigDump
 
 
 def _pod_and_dump(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -46,13 +45,17 @@ class Source:
     def dump(self, parts: list[str]) -> ConfigDump:
         if self.dump_file:
             if self._dump is None:
-                self._dump = load_dump(self.dump_file)
+                self._dump = load_dump(self.dump_file, parts)
             return self._dump
+        from kubectl_meshdebug.envoy import views
+
         assert self.proxy is not None
         return views.fetch_dump(self.proxy.admin, parts)
 
     def statuses(self) -> dict[str, ClusterStatus] | None:
         """Live per-host health from /clusters; None for a saved dump."""
+        from kubectl_meshdebug.envoy.clusters_status import parse_clusters_json
+
         if self.proxy is None:
             return None
         return parse_clusters_json(self.proxy.admin.clusters_json())
@@ -99,6 +102,8 @@ def clusters(ctx: click.Context, pod: str | None, dump_file: str | None, fqdn: s
     how many running pods its subset selects, and the TLS the mesh expects, marked (!)
     where Envoy's TLS disagrees.
     """
+    from kubectl_meshdebug.mesh import rows
+
     src = Source(ctx, pod, dump_file)
     dump = src.dump(["clusters", "endpoints"] if dump_file else ["clusters"])
     items = rows.cluster_rows(dump, src.statuses(), src.context())
@@ -131,6 +136,8 @@ def clusters(ctx: click.Context, pod: str | None, dump_file: str | None, fqdn: s
 def routes(ctx: click.Context, pod: str | None, dump_file: str | None, route_name: str | None,
            domain: str | None) -> int:
     """Envoy routes: route config, virtual host, domains, match, action and target clusters."""
+    from kubectl_meshdebug.mesh import rows
+
     src = Source(ctx, pod, dump_file)
     dump = src.dump(["routes", "listeners"])
     items = rows.route_rows(dump, src.context())
@@ -165,6 +172,8 @@ def routes(ctx: click.Context, pod: str | None, dump_file: str | None, route_nam
 def listeners(ctx: click.Context, pod: str | None, dump_file: str | None, port: int | None,
               address: str | None, ltype: str | None) -> int:
     """Envoy listeners with their filter chains: protocol, mTLS requirement and destination."""
+    from kubectl_meshdebug.mesh import rows
+
     src = Source(ctx, pod, dump_file)
     items = rows.listener_rows(src.dump(["listeners"]))
     if port is not None:
@@ -198,6 +207,8 @@ def listeners(ctx: click.Context, pod: str | None, dump_file: str | None, port: 
 def endpoints(ctx: click.Context, pod: str | None, dump_file: str | None, cluster: str | None,
               status: str | None) -> int:
     """Envoy endpoints (from /clusters) with every health flag spelled out and the pod behind."""
+    from kubectl_meshdebug.mesh import rows
+
     src = Source(ctx, pod, dump_file)
     statuses = src.statuses()
     if statuses is None:
@@ -250,14 +261,17 @@ SECTIONS = {
 def config_dump(ctx: click.Context, pod: str | None, dump_file: str | None,
                 resource: str | None, expr: str | None, save_file: str | None) -> int:
     """The proxy's /config_dump with private keys redacted, or the part a JSONPath selects."""
+    from kubectl_meshdebug.envoy.redact import redact
+
     src = Source(ctx, pod, dump_file)
     if src.proxy is not None:
         doc = src.proxy.admin.config_dump(include_eds=True)
     else:
-        from kubectl_meshdebug.cli.common import read_json_file
+        from kubectl_meshdebug.cli.common import dump_bytes
 
-        doc = read_json_file(dump_file or "-", "--dump")
-        load_dump_check(doc, dump_file or "-")
+        raw = dump_bytes(dump_file or "-")
+        load_dump(dump_file or "-", raw=raw)  # the same checks and hints as other commands
+        doc = json.loads(raw)
     doc = redact(doc)
     if resource:
         wanted = SECTIONS[resource]
@@ -279,9 +293,3 @@ def config_dump(ctx: click.Context, pod: str | None, dump_file: str | None,
         printer.document(doc)
     return 0
 
-
-def load_dump_check(doc: Any, path: str) -> None:
-    try:
-        ConfigDump.from_json(doc)
-    except ValueError as exc:
-        raise UsageError(f"--dump {path}: {exc}") from exc

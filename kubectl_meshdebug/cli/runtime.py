@@ -75,7 +75,10 @@ class Runtime:
     @property
     def namespace(self) -> str:
         if self._namespace is None:
-            self._namespace = self.settings.namespace or current_namespace(self.kube)
+            from kubectl_meshdebug.kube.targets import check_name
+
+            self._namespace = check_name(
+                self.settings.namespace or current_namespace(self.kube), "namespace")
         return self._namespace
 
     @property

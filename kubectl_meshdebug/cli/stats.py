@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from kubectl_meshdebug.cli.common import CONTEXT, runtime
 from kubectl_meshdebug.cli.options import all_namespaces_option, concurrency_option, global_options
-from kubectl_meshdebug.cli.runtime import Proxy
 from kubectl_meshdebug.envoy.stats import delta, parse_stats_text, validate_regex
 from kubectl_meshdebug.errors import MeshdebugError, UsageError
 from kubectl_meshdebug.mesh.hosts import resolve_host
 from kubectl_meshdebug.render.output import Column, Listing
+
+if TYPE_CHECKING:
+    from kubectl_meshdebug.cli.runtime import Proxy
 
 ABSENT_NOTE = (
     "note: no cluster.{what} stats exist on {pod}: Istio's default stats inclusion list drops "

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from kubectl_meshdebug.cli.common import CONTEXT, read_text_file, runtime
 from kubectl_meshdebug.cli.options import all_namespaces_option, concurrency_option, global_options
-from kubectl_meshdebug.cli.runtime import Proxy
 from kubectl_meshdebug.errors import EXIT_FINDINGS, EXIT_OK, MeshdebugError
 from kubectl_meshdebug.render.output import Column, Listing
+
+if TYPE_CHECKING:
+    from kubectl_meshdebug.cli.runtime import Proxy
 
 
 @click.command("sync", context_settings=CONTEXT, epilog="""Examples:

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from kubectl_meshdebug.cli.common import CONTEXT, runtime
 from kubectl_meshdebug.cli.options import concurrency_option, global_options
-from kubectl_meshdebug.cli.runtime import Proxy, Runtime
 from kubectl_meshdebug.errors import EXIT_FINDINGS, EXIT_OK, MeshdebugError, UnreachableError
-from kubectl_meshdebug.kube.state import meta
-from kubectl_meshdebug.kube.targets import proxy_container
+
+if TYPE_CHECKING:
+    from kubectl_meshdebug.cli.runtime import Proxy, Runtime
 
 
 @click.command("why-503", context_settings=CONTEXT, epilog="""Examples:
@@ -66,7 +66,8 @@ def why_503(ctx: click.Context, pod: str, service: str, servers: tuple[str, ...]
     entries = [(p.label, p.pod, p.admin) for p in [client] + server_proxies]
     if rt.printer.err.isatty():
         rt.printer.note(f"reading {len(entries)} prox{'y' if len(entries) == 1 else 'ies'}...")
-    fetched = fetch_views(entries, texts, rt.settings.concurrency)
+    fetched = fetch_views(entries, texts, rt.settings.concurrency,
+                          _focus(client, server_proxies, target))
     client_view, server_views = fetched[0], fetched[1:]
     if client.admin is not None and client_view.dump is None:
         raise UnreachableError(f"could not read the proxy of {client.label}: "
@@ -96,6 +97,27 @@ def why_503(ctx: click.Context, pod: str, service: str, servers: tuple[str, ...]
     return EXIT_FINDINGS if any(f.severity == "error" for f in findings) else EXIT_OK
 
 
+def _focus(client: _Peer, servers: list[_Peer], target: Any) -> dict[str, Any]:
+    """Ask each proxy only for what this call can involve (see ViewFocus)."""
+    import re
+
+    from kubectl_meshdebug.checks.proxyview import ViewFocus
+
+    port, host = target.port, target.host
+    # Envoy caps these RE2 patterns at a program size of 100, so they stay short and
+    # over-inclusive (`httpbin.foo.*`); the checks match exact names themselves.
+    labels = host.split(".")
+    short = re.escape(".".join(labels[:2])) + (r"\..*" if len(labels) > 2 else "")
+    out = {client.label: ViewFocus(
+        clusters=rf"outbound\|{port}\|[^|]*\|{short}", routes=rf"{port}|.*:{port}",
+        listeners=rf".*_{port}|virtualOutbound", host=host, port=port)}
+    target_port = (target.service_port or {}).get("targetPort", port)
+    for server in servers:
+        out[server.label] = ViewFocus(clusters=r"inbound\|.*", routes="",
+                                      listeners=rf"virtualInbound|inbound.*|.*_{target_port}")
+    return out
+
+
 class _Peer:
     """A pod on the call's path; `admin` is None when its proxy cannot be reached."""
 
@@ -107,6 +129,8 @@ class _Peer:
 
 
 def _client(rt: Runtime, target: str) -> _Peer:
+    from kubectl_meshdebug.kube.state import meta
+
     try:
         proxy: Proxy = rt.proxy(target)
         return _Peer(proxy.label, proxy.namespace, proxy.pod, proxy.admin)
@@ -119,6 +143,8 @@ def _client(rt: Runtime, target: str) -> _Peer:
 
 
 def _pod_without_sidecar(rt: Runtime, target: str) -> dict | None:
+    from kubectl_meshdebug.kube.targets import proxy_container
+
     if not rt.has_cluster_view():
         return None
     from kubectl_meshdebug.kube.targets import parse_target
@@ -133,6 +159,9 @@ def _pod_without_sidecar(rt: Runtime, target: str) -> dict | None:
 
 
 def _servers(rt: Runtime, names: tuple[str, ...], target: Any, state: Any) -> list[_Peer]:
+    from kubectl_meshdebug.kube.state import meta
+    from kubectl_meshdebug.kube.targets import proxy_container
+
     peers: list[_Peer] = []
     candidates: list[tuple[str, dict | None]] = []
     if names:

@@ -72,41 +72,52 @@ def parse_clusters_json(doc: Any) -> dict[str, ClusterStatus]:
     statuses = doc.get("cluster_statuses")
     if statuses is None:
         raise ValueError("not /clusters?format=json output: no 'cluster_statuses'")
+    if not isinstance(statuses, list):
+        raise ValueError("not /clusters?format=json output: 'cluster_statuses' is no list")
     out: dict[str, ClusterStatus] = {}
-    for item in statuses or []:
-        name = str(item.get("name", ""))
-        hosts = []
-        for host in item.get("host_statuses") or []:
-            address, port = socket_address(host.get("address") or {})
-            health = host.get("health_status") or {}
-            flags = sorted(k for k, v in health.items() if k != "eds_health_status" and v is True)
-            stats = {
-                str(s.get("name", "")): protojson.uint(s.get("value")) or 0
-                for s in host.get("stats") or []
-            }
-            rate = (host.get("success_rate") or {}).get("value")
-            locality = "/".join(
-                str(v) for v in (host.get("locality") or {}).values() if isinstance(v, str)
-            )
-            hosts.append(
-                HostStatus(
-                    name, address, port, str(health.get("eds_health_status", "")), flags,
-                    protojson.uint(host.get("weight")), locality, stats,
-                    float(rate) if rate is not None else None,
-                )
-            )
-        thresholds = {}
-        for t in (item.get("circuit_breakers") or {}).get("thresholds") or []:
-            if t.get("priority", "DEFAULT") == "DEFAULT":
-                thresholds = {
-                    k: protojson.uint(v) or 0 for k, v in t.items() if k.startswith("max_")
-                }
-        avg = (item.get("success_rate_ejection_threshold") or {}).get("value")
-        out[name] = ClusterStatus(
-            name, hosts, bool(item.get("added_via_api")), thresholds,
-            float(avg) if avg is not None else None,
-        )
+    for item in statuses:
+        try:
+            status = _cluster_status(item)
+        except (AttributeError, TypeError, ValueError):
+            continue  # a malformed entry: skip it rather than fail the whole answer
+        out[status.name] = status
     return out
+
+
+def _cluster_status(item: Any) -> ClusterStatus:
+    """One entry of cluster_statuses."""
+    name = str(item.get("name", ""))
+    hosts = []
+    for host in item.get("host_statuses") or []:
+        address, port = socket_address(host.get("address") or {})
+        health = host.get("health_status") or {}
+        flags = sorted(k for k, v in health.items() if k != "eds_health_status" and v is True)
+        stats = {
+            str(s.get("name", "")): protojson.uint(s.get("value")) or 0
+            for s in host.get("stats") or []
+        }
+        rate = (host.get("success_rate") or {}).get("value")
+        locality = "/".join(
+            str(v) for v in (host.get("locality") or {}).values() if isinstance(v, str)
+        )
+        hosts.append(
+            HostStatus(
+                name, address, port, str(health.get("eds_health_status", "")), flags,
+                protojson.uint(host.get("weight")), locality, stats,
+                float(rate) if rate is not None else None,
+            )
+        )
+    thresholds = {}
+    for t in (item.get("circuit_breakers") or {}).get("thresholds") or []:
+        if t.get("priority", "DEFAULT") == "DEFAULT":
+            thresholds = {
+                k: protojson.uint(v) or 0 for k, v in t.items() if k.startswith("max_")
+            }
+    avg = (item.get("success_rate_ejection_threshold") or {}).get("value")
+    return ClusterStatus(
+        name, hosts, bool(item.get("added_via_api")), thresholds,
+        float(avg) if avg is not None else None,
+    )
 
 
 def parse_clusters_text(text: str) -> dict[str, ClusterStatus]:

@@ -7,6 +7,8 @@ keys. One pass over each section; nothing is parsed that a caller does not ask f
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +37,42 @@ ITEM_KINDS = {
     "DynamicSecret": ("secrets", "dynamic_active_secrets"),
     "StaticSecret": ("secrets", "static_secrets"),
 }
+
+
+# Envoy (and config-dump --save) write each top-level section starting "\n  {\n   "@type"".
+_SECTION_START = re.compile(rb'\n  \{\n   "@type": "[^"]*?\.([A-Za-z]+)"')
+
+
+def section_kind(type_name: str) -> str | None:
+    if type_name in SECTION_KINDS:
+        return SECTION_KINDS[type_name]
+    if type_name in ITEM_KINDS:
+        return ITEM_KINDS[type_name][0]
+    return None
+
+
+def load_sections(raw: bytes, wanted: set[str] | None = None) -> ConfigDump:
+    """Parse a saved dump, only the sections a command needs when the layout allows.
+
+    A 20,000-service dump is mostly routes and endpoints; `clusters` never parses the
+    routes. Any surprise in the layout falls back to parsing the whole document, which
+    also gives the precise error for broken input.
+    """
+    starts = [(m.start() + 1, m.group(1).decode()) for m in _SECTION_START.finditer(raw)]
+    if wanted is not None and starts and raw.lstrip()[:1] == b"{":
+        configs = []
+        try:
+            for i, (start, type_name) in enumerate(starts):
+                if section_kind(type_name) not in wanted:
+                    continue
+                end = starts[i + 1][0] - 1 if i + 1 < len(starts) else len(raw)
+                chunk = raw[start:end]
+                close = chunk.rfind(b"\n  }")
+                configs.append(json.loads(chunk[: close + 4]))
+            return ConfigDump.from_json({"configs": configs})
+        except ValueError:
+            pass
+    return ConfigDump.from_json(json.loads(raw))
 
 
 class ConfigDumpError(ValueError):
@@ -128,6 +166,7 @@ class EndpointRecord:
 @dataclass
 class ConfigDump:
     sections: dict[str, dict[str, Any]]
+    skipped: int = 0  # resources too malformed to read
 
     @classmethod
     def from_json(cls, doc: Any) -> ConfigDump:
@@ -146,72 +185,100 @@ class ConfigDump:
                 sections.setdefault(SECTION_KINDS[name], {}).update(item)
             elif name in ITEM_KINDS:
                 kind, key = ITEM_KINDS[name]
-                sections.setdefault(kind, {}).setdefault(key, []).append(item)
+                section = sections.setdefault(kind, {})
+                if not isinstance(section.get(key), list):
+                    section[key] = []
+                section[key].append(item)
         return cls(sections)
+
+    def _entries(self, kind: str, key: str) -> list[dict[str, Any]]:
+        """The objects of one list in a section; anything that is not an object is skipped
+        (and counted), so a malformed or foreign dump degrades instead of crashing."""
+        value = (self.sections.get(kind) or {}).get(key)
+        if not isinstance(value, list):
+            return []
+        good = [e for e in value if isinstance(e, dict)]
+        self.skipped += len(value) - len(good)
+        return good
+
+    def _safely(self, build: Any, *args: Any) -> Any:
+        try:
+            return build(*args)
+        except (AttributeError, TypeError, ValueError, KeyError):
+            self.skipped += 1
+            return None
 
     # clusters ------------------------------------------------------------------
     def clusters(self) -> list[ClusterRecord]:
-        sec = self.sections.get("clusters", {})
         out: list[ClusterRecord] = []
         for state, key in (
             ("static", "static_clusters"),
             ("dynamic", "dynamic_active_clusters"),
             ("warming", "dynamic_warming_clusters"),
         ):
-            for entry in sec.get(key, []) or []:
-                cluster = entry.get("cluster") or {}
-                if cluster:
-                    out.append(cluster_record(cluster, state, str(entry.get("version_info", ""))))
+            for entry in self._entries("clusters", key):
+                cluster = entry.get("cluster")
+                if isinstance(cluster, dict) and cluster:
+                    rec = self._safely(cluster_record, cluster, state,
+                                       str(entry.get("version_info", "")))
+                    if rec is not None:
+                        out.append(rec)
         return out
 
     # listeners -----------------------------------------------------------------
     def listeners(self) -> list[ListenerRecord]:
-        sec = self.sections.get("listeners", {})
         out: list[ListenerRecord] = []
-        for entry in sec.get("static_listeners", []) or []:
-            if entry.get("listener"):
-                out.append(listener_record(entry["listener"], "static", ""))
-        for entry in sec.get("dynamic_listeners", []) or []:
+        for entry in self._entries("listeners", "static_listeners"):
+            if isinstance(entry.get("listener"), dict):
+                rec = self._safely(listener_record, entry["listener"], "static", "")
+                if rec is not None:
+                    out.append(rec)
+        for entry in self._entries("listeners", "dynamic_listeners"):
             found = False
             for state in ("active", "warming", "draining"):
-                block = entry.get(f"{state}_state") or {}
-                if block.get("listener"):
-                    out.append(listener_record(block["listener"], state, ""))
-                    found = True
+                block = entry.get(f"{state}_state")
+                if isinstance(block, dict) and isinstance(block.get("listener"), dict):
+                    rec = self._safely(listener_record, block["listener"], state, "")
+                    if rec is not None:
+                        out.append(rec)
+                        found = True
             error = entry.get("error_state")
             if error:
-                details = error.get("details", "")
+                details = str(error.get("details", "")) if isinstance(error, dict) else str(error)
                 if found:
                     out[-1].error = details
                 else:
                     out.append(
                         ListenerRecord(
-                            entry.get("name", ""), "error", "", None, "", [], details, entry
+                            str(entry.get("name", "")), "error", "", None, "", [], details,
+                            entry,
                         )
                     )
         return out
 
     # routes --------------------------------------------------------------------
     def route_configs(self) -> Iterator[tuple[dict[str, Any], str]]:
-        sec = self.sections.get("routes", {})
-        for entry in sec.get("static_route_configs", []) or []:
-            if entry.get("route_config"):
-                yield entry["route_config"], "static"
-        for entry in sec.get("dynamic_route_configs", []) or []:
-            if entry.get("route_config"):
-                yield entry["route_config"], "dynamic"
+        for state, key in (("static", "static_route_configs"),
+                           ("dynamic", "dynamic_route_configs")):
+            for entry in self._entries("routes", key):
+                if isinstance(entry.get("route_config"), dict):
+                    yield entry["route_config"], state
         for listener in self.listeners():
             for chain in listener.chains:
-                if chain.inline_routes:
+                if isinstance(chain.inline_routes, dict):
                     yield chain.inline_routes, f"inline:{listener.name}"
 
     def routes(self) -> list[RouteRecord]:
         out: list[RouteRecord] = []
         for config, _state in self.route_configs():
             name = str(config.get("name", ""))
-            for vhost in config.get("virtual_hosts", []) or []:
-                for route in vhost.get("routes", []) or []:
-                    out.append(route_record(name, vhost, route))
+            vhosts = config.get("virtual_hosts")
+            for vhost in vhosts if isinstance(vhosts, list) else []:
+                routes = vhost.get("routes") if isinstance(vhost, dict) else None
+                for route in routes if isinstance(routes, list) else []:
+                    rec = self._safely(route_record, name, vhost, route)
+                    if rec is not None:
+                        out.append(rec)
         return out
 
     # endpoints -----------------------------------------------------------------
@@ -219,31 +286,33 @@ class ConfigDump:
         return "endpoints" in self.sections
 
     def endpoints(self) -> list[EndpointRecord]:
-        sec = self.sections.get("endpoints", {})
         out: list[EndpointRecord] = []
         for key in ("static_endpoint_configs", "dynamic_endpoint_configs"):
-            for entry in sec.get(key, []) or []:
-                assignment = entry.get("endpoint_config") or {}
-                cluster = assignment.get("cluster_name", "")
-                for group in assignment.get("endpoints", []) or []:
-                    locality = "/".join(
-                        v for v in (group.get("locality") or {}).values() if isinstance(v, str)
-                    )
-                    for lb in group.get("lb_endpoints", []) or []:
-                        address, port = socket_address(
-                            (lb.get("endpoint") or {}).get("address") or {}
-                        )
-                        out.append(
-                            EndpointRecord(
-                                cluster, address, port, lb.get("health_status", "HEALTHY"),
-                                protojson.uint(lb.get("load_balancing_weight")), locality,
-                            )
-                        )
+            for entry in self._entries("endpoints", key):
+                found = self._safely(self._endpoints_of, entry)
+                out.extend(found or [])
+        return out
+
+    @staticmethod
+    def _endpoints_of(entry: dict[str, Any]) -> list[EndpointRecord]:
+        out = []
+        assignment = entry.get("endpoint_config") or {}
+        cluster = str(assignment.get("cluster_name", ""))
+        for group in assignment.get("endpoints", []) or []:
+            locality = "/".join(
+                v for v in (group.get("locality") or {}).values() if isinstance(v, str)
+            )
+            for lb in group.get("lb_endpoints", []) or []:
+                address, port = socket_address((lb.get("endpoint") or {}).get("address") or {})
+                out.append(EndpointRecord(
+                    cluster, address, port, str(lb.get("health_status", "HEALTHY")),
+                    protojson.uint(lb.get("load_balancing_weight")), locality))
         return out
 
     # secrets and bootstrap -------------------------------------------------------
     def bootstrap(self) -> dict[str, Any]:
-        return (self.sections.get("bootstrap") or {}).get("bootstrap") or {}
+        boot = (self.sections.get("bootstrap") or {}).get("bootstrap")
+        return boot if isinstance(boot, dict) else {}
 
 
 def socket_address(address: dict[str, Any]) -> tuple[str, int | None]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
-
 from kubectl_meshdebug.errors import UsageError
 
 LEVELS = ("trace", "debug", "info", "warning", "error", "critical", "off")
@@ -40,6 +38,8 @@ def normalize_level(level: str) -> str:
 
 
 def closest(name: str, choices: list[str], n: int = 3) -> list[str]:
+    import difflib
+
     return difflib.get_close_matches(name, choices, n=n, cutoff=0.5)
 
 

@@ -129,6 +129,11 @@ class LiveSource:
             raise translate_api_error(
                 exc, verb="get", resource="pods/log", namespace=namespace, name=name
             ) from exc
+        except Exception as exc:  # urllib3 connection errors and timeouts
+            raise UnreachableError(
+                f"cannot reach the API server to read the log of {namespace}/{name}: {exc}",
+                hint="check --context/--kubeconfig and your network",
+            ) from exc
         raw = response[0] if isinstance(response, tuple) else response
         data = raw.data if hasattr(raw, "data") else raw
         return data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data)

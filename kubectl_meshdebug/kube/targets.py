@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import difflib
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,16 +23,28 @@ class TargetRef:
     namespace: str | None = None
 
 
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
+
+
+def check_name(name: str, what: str = "name") -> str:
+    """Kubernetes names are DNS-1123 subdomains: this also keeps `..`, `/`, `;` and the
+    like out of the API and admin paths built from them."""
+    if not _DNS_SUBDOMAIN.fullmatch(name) or ".." in name:
+        raise UsageError(f"{what} {name!r} is not a valid Kubernetes name")
+    return name
+
+
 def parse_target(text: str) -> TargetRef:
     """`pod/x`, `deploy/x`, `svc/x`, `x`, and the `x.ns` form for pods and services."""
     if not text or any(c.isspace() for c in text):
         raise UsageError(f"target {text!r} is not a resource name")
     word, sep, name = text.partition("/")
     if not sep:
-        return TargetRef("Pod", text)
+        return TargetRef("Pod", check_name(text, "pod name"))
     word = word.lower()
     if not name or "/" in name:
         raise UsageError(f"target {text!r} is not TYPE/NAME")
+    check_name(name)
     if word in _POD_WORDS:
         return TargetRef("Pod", name)
     if word in _SVC_WORDS:
@@ -48,6 +60,8 @@ def parse_target(text: str) -> TargetRef:
 
 
 def close_names(name: str, names: list[str]) -> str:
+    import difflib
+
     near = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
     return f"did you mean {', '.join(near)}?" if near else ""
 

@@ -61,7 +61,9 @@ class EnvoyProcess:
     def admin_url(self) -> str:
         return f"http://{self.admin[0]}:{self.admin[1]}"
 
-    def start(self, wait: float = 20.0) -> None:
+    def start(self, wait: float = 20.0, ready: bool = True) -> None:
+        """Start Envoy and wait until /ready answers 200 (or, with ready=False, until the
+        admin API answers at all: a proxy that never gets its config stays unready)."""
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the process
         self.proc = subprocess.Popen(
             [envoy_binary(), "-c", str(self.bootstrap_path), "--disable-hot-restart",
@@ -72,9 +74,9 @@ class EnvoyProcess:
             stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True,
         )
         log.close()
-        self.wait_ready(wait)
+        self.wait_ready(wait, "/ready" if ready else "/server_info")
 
-    def wait_ready(self, wait: float) -> None:
+    def wait_ready(self, wait: float, path: str = "/ready") -> None:
         deadline = time.monotonic() + wait
         last = ""
         while time.monotonic() < deadline:
@@ -82,7 +84,7 @@ class EnvoyProcess:
                 tail = self.log_path.read_text(errors="replace")[-800:]
                 raise RuntimeError(f"envoy {self.name} exited {self.proc.returncode}: {tail}")
             try:
-                status, body = http_get(*self.admin, "/ready", timeout=1.0)
+                status, body = http_get(*self.admin, path, timeout=1.0)
                 if status == 200:
                     return
                 last = body.decode(errors="replace").strip()

@@ -103,8 +103,8 @@ class ExecTransport:
             ) from exc
         except Exception as exc:  # websocket and urllib3 errors have no common base
             raise UnreachableError(
-                f"exec into {self.namespace}/{self.pod} failed: {exc}",
-                hint="check the API server is reachable and the pod is Running",
+                f"cannot reach the API server to exec into {self.namespace}/{self.pod}: {exc}",
+                hint="check --context/--kubeconfig, your network, and that the pod is Running",
             ) from exc
         out: list[bytes] = []
         err: list[bytes] = []

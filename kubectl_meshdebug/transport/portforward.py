@@ -60,7 +60,9 @@ class PortForwardTransport:
                 name=self.pod,
             ) from exc
         except Exception as exc:
-            raise UnreachableError(f"port-forward to {self.describe} failed: {exc}") from exc
+            raise UnreachableError(
+                f"cannot reach the API server to port-forward to {self.namespace}/{self.pod}: "
+                f"{exc}", hint="check --context/--kubeconfig and your network") from exc
         sock = forward.socket(self.port)
         sock.settimeout(timeout)
         chunks: list[bytes] = []

@@ -1,0 +1,181 @@
+"""Benchmarks: ratios against baselines measured in the same run. Never part of the tests.
+
+    python benchmarks/run.py                 # everything (about 2-4 minutes on 2 cores)
+    python benchmarks/run.py startup pods    # some of: startup scale pods
+    python benchmarks/run.py scale --sizes 1000,5000
+
+startup  `kubectl-meshdebug --help` and `clusters --help` against `python -c 'import click'`
+scale    Istio-shaped config for 1k/5k/20k services in a real Envoy: `clusters`, `routes`
+         (--dump and --admin-url) and `why-503` against json.loads of the same bytes; peak
+         memory against the dump's size
+pods     `stats -l` and `sync -A` over 200 proxies (one Envoy behind a latency proxy)
+         against (pods / concurrency) x one proxy's cost
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+BIN = str(Path(sys.executable).parent / "kubectl-meshdebug")
+TIME = shutil.which("time") or "/usr/bin/time"
+
+
+def measure(argv: list[str], runs: int = 3, stdin: str | None = None,
+            best: bool = False) -> tuple[float, int]:
+    """(median, or with best=True the fastest, wall seconds; max peak RSS in KiB)."""
+    walls, peaks = [], []
+    for _ in range(runs):
+        with tempfile.NamedTemporaryFile("r") as stats:
+            start = time.perf_counter()
+            subprocess.run([TIME, "-f", "%M", "-o", stats.name, *argv], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, input=stdin, text=True)
+            walls.append(time.perf_counter() - start)
+            peaks.append(int(Path(stats.name).read_text().split()[-1]))
+    return (min(walls) if best else statistics.median(walls)), max(peaks)
+
+
+def row(name: str, seconds: float, base: float, extra: str = "") -> None:
+    print(f"  {name:<44} {seconds * 1000:8.0f} ms  {seconds / base:5.2f}x {extra}")
+
+
+def startup(runs: int) -> None:
+    """Measured on a regular (non-editable) install, as users get from pip or krew: an
+    editable install adds its import hook to every start."""
+    print(f"startup (best of {runs} runs, regular install; target <= 1.3x the click floor)")
+    target = Path(tempfile.mkdtemp(prefix="meshdebug-bench-install-"))
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
+                    "--no-build-isolation", "--target", str(target), str(ROOT)], check=True,
+                   capture_output=True)
+    env_python = [sys.executable, "-c"]
+    os.environ["PYTHONPATH"] = str(target)
+    try:
+        floor, _ = measure([*env_python, "import click"], runs, best=True)
+        row("python -c 'import click' (floor)", floor, floor)
+        script = "from kubectl_meshdebug.cli.main import main; main()"
+        for args in (["--help"], ["clusters", "--help"], ["why-503", "--help"]):
+            wall, _ = measure([*env_python, script, *args], runs, best=True)
+            row("kubectl-meshdebug " + " ".join(args), wall, floor)
+    finally:
+        del os.environ["PYTHONPATH"]
+        shutil.rmtree(target, ignore_errors=True)
+
+
+def scale(sizes: list[int], runs: int) -> None:
+    from benchmarks.meshgen import start_envoy
+
+    print("scale (targets: clusters <= 1.5x json.loads, peak memory <= 3x the dump, linear)")
+    for n in sizes:
+        work = Path(tempfile.mkdtemp(prefix=f"meshdebug-bench-{n}-"))
+        started = time.perf_counter()
+        envoy = start_envoy(n, work)
+        ready = time.perf_counter() - started
+        try:
+            url = envoy.admin_url
+            dump = work / "config_dump.json"
+            dump.write_bytes(urllib.request.urlopen(url + "/config_dump?include_eds",
+                                                    timeout=300).read())
+            clusters_json = work / "clusters.json"
+            clusters_json.write_bytes(urllib.request.urlopen(url + "/clusters?format=json",
+                                                             timeout=300).read())
+            size = dump.stat().st_size
+            print(f" {n} services: dump {size / 1e6:.1f} MB, /clusters json "
+                  f"{clusters_json.stat().st_size / 1e6:.1f} MB, Envoy ready in {ready:.1f}s")
+            base, base_rss = measure([sys.executable, "-c",
+                                      f"import json; json.loads(open({str(dump)!r},'rb').read())"],
+                                     runs)
+            row("baseline: python + json.loads(dump)", base, base,
+                f"peak {base_rss / 1024:.0f} MiB")
+            admin = ["--admin-url", f"bench/client={url}"]
+            for label, argv in (
+                ("clusters --dump -o json", [BIN, "clusters", "--dump", str(dump), "-o", "json"]),
+                ("clusters --dump (table)", [BIN, "clusters", "--dump", str(dump)]),
+                ("routes --dump -o json", [BIN, "routes", "--dump", str(dump), "-o", "json"]),
+                ("clusters --admin-url -o json", [BIN, *admin, "clusters", "client", "-o",
+                                                 "json"]),
+                ("routes --admin-url -o json", [BIN, *admin, "routes", "client", "-o", "json"]),
+                ("why-503 --admin-url", [BIN, *admin, "why-503", "client",
+                                         "svc1.ns1.svc.cluster.local:8000"]),
+            ):
+                wall, rss = measure(argv, runs)
+                row(label, wall, base, f"peak {rss / 1024:.0f} MiB = "
+                    f"{rss * 1024 / size:.1f}x dump")
+        finally:
+            envoy.stop()
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def pods(count: int, concurrency: int, delay: float) -> None:
+    import yaml
+
+    from benchmarks.latency_proxy import LatencyProxy
+    from kubectl_meshdebug.lab.scenarios import SCENARIOS
+
+    print(f"many pods ({count} proxies, {delay * 1000:.0f} ms injected per admin call, "
+          f"--concurrency {concurrency}; target close to (pods / concurrency) x one proxy)")
+    mesh = SCENARIOS["healthy"].build()
+    with mesh:
+        proxy = LatencyProxy(mesh.envoys["sleep"].admin, delay)
+        work = Path(tempfile.mkdtemp(prefix="meshdebug-bench-pods-"))
+        pods_yaml = [{"apiVersion": "v1", "kind": "Pod",
+                      "metadata": {"name": f"p{i:03d}", "namespace": "bench",
+                                   "labels": {"app": "bench"}},
+                      "spec": {"containers": [{"name": "app"}, {"name": "istio-proxy"}]},
+                      "status": {"phase": "Running"}} for i in range(count)]
+        manifest = work / "pods.yaml"
+        manifest.write_text(yaml.safe_dump_all(pods_yaml))
+        urls = [a for i in range(count) for a in ("--admin-url",
+                                                   f"bench/p{i:03d}={proxy.url}/p{i:03d}")]
+        common = ["-f", str(manifest), "-n", "bench", "--concurrency", str(concurrency)]
+        for label, args in (("stats -l app=bench", ["stats", "-l", "app=bench", "--filter",
+                                                    "^server.live$", "-o", "json"]),
+                            ("sync -A", ["sync", "-A", "-o", "json"])):
+            single, _ = measure([BIN, *urls[:2], *common, *args[:1], "p000", *args[3:]]
+                                if label.startswith("stats") else
+                                [BIN, *urls[:2], *common, "sync", "p000", "-o", "json"], 1)
+            start_only, _ = measure([BIN, "--help"], 1)
+            per_proxy = max(single - start_only, 1e-3)
+            expected = start_only + math.ceil(count / concurrency) * per_proxy
+            wall, _ = measure([BIN, *urls, *common, *args], 1)
+            row(f"{label} over {count}", wall, expected,
+                f"(expected {expected:.2f}s = {math.ceil(count / concurrency)} rounds x "
+                f"{per_proxy * 1000:.0f} ms)")
+        proxy.shutdown()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("which", nargs="*", default=["startup", "scale", "pods"])
+    parser.add_argument("--sizes", default="1000,5000,20000")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--pods", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--delay", type=float, default=0.05)
+    args = parser.parse_args()
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+          f"{platform.python_version()}, {platform.platform()}")
+    if "startup" in args.which:
+        startup(max(args.runs, 7))
+    if "scale" in args.which:
+        scale([int(s) for s in args.sizes.split(",")], args.runs)
+    if "pods" in args.which:
+        pods(args.pods, args.concurrency, args.delay)
+    print(json.dumps({"done": True}))
+
+
+if __name__ == "__main__":
+    main()
