@@ -41,9 +41,13 @@ def measure(argv: list[str], runs: int = 3, stdin: str | None = None,
     for _ in range(runs):
         with tempfile.NamedTemporaryFile("r") as stats:
             start = time.perf_counter()
-            subprocess.run([TIME, "-f", "%M", "-o", stats.name, *argv], stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL, input=stdin, text=True)
+            done = subprocess.run([TIME, "-f", "%M", "-o", stats.name, *argv],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                  input=stdin, text=True)
             walls.append(time.perf_counter() - start)
+            if done.returncode not in (0, 1):  # 1: findings, a normal diagnosis
+                raise SystemExit(f"benchmark command failed ({done.returncode}): "
+                                 f"{' '.join(argv[:6])} ...\n{done.stderr[-500:]}")
             peaks.append(int(Path(stats.name).read_text().split()[-1]))
     return (min(walls) if best else statistics.median(walls)), max(peaks)
 
@@ -130,29 +134,32 @@ def pods(count: int, concurrency: int, delay: float) -> None:
     with mesh:
         proxy = LatencyProxy(mesh.envoys["sleep"].admin, delay)
         work = Path(tempfile.mkdtemp(prefix="meshdebug-bench-pods-"))
-        pods_yaml = [{"apiVersion": "v1", "kind": "Pod",
-                      "metadata": {"name": f"p{i:03d}", "namespace": "bench",
-                                   "labels": {"app": "bench"}},
-                      "spec": {"containers": [{"name": "app"}, {"name": "istio-proxy"}]},
-                      "status": {"phase": "Running"}} for i in range(count)]
-        manifest = work / "pods.yaml"
-        manifest.write_text(yaml.safe_dump_all(pods_yaml))
-        urls = [a for i in range(count) for a in ("--admin-url",
+        def manifest(n: int) -> list[str]:
+            pods_yaml = [{"apiVersion": "v1", "kind": "Pod",
+                          "metadata": {"name": f"p{i:03d}", "namespace": "bench",
+                                       "labels": {"app": "bench"}},
+                          "spec": {"containers": [{"name": "app"}, {"name": "istio-proxy"}]},
+                          "status": {"phase": "Running"}} for i in range(n)]
+            path = work / f"pods-{n}.yaml"
+            path.write_text(yaml.safe_dump_all(pods_yaml))
+            urls = [a for i in range(n) for a in ("--admin-url",
                                                    f"bench/p{i:03d}={proxy.url}/p{i:03d}")]
-        common = ["-f", str(manifest), "-n", "bench", "--concurrency", str(concurrency)]
+            return [*urls, "-f", str(path), "-n", "bench"]
+
+        conc = ["--concurrency", str(concurrency)]
         for label, args in (("stats -l app=bench", ["stats", "-l", "app=bench", "--filter",
-                                                    "^server.live$", "-o", "json"]),
-                            ("sync -A", ["sync", "-A", "-o", "json"])):
-            single, _ = measure([BIN, *urls[:2], *common, *args[:1], "p000", *args[3:]]
-                                if label.startswith("stats") else
-                                [BIN, *urls[:2], *common, "sync", "p000", "-o", "json"], 1)
-            start_only, _ = measure([BIN, "--help"], 1)
-            per_proxy = max(single - start_only, 1e-3)
-            expected = start_only + math.ceil(count / concurrency) * per_proxy
-            wall, _ = measure([BIN, *urls, *common, *args], 1)
+                                                    "^server.live$", "-o", "json", *conc]),
+                            ("sync -A", ["sync", "-A", "-o", "json", *conc])):
+            # one round (concurrency pods) and two rounds give the cost of a round
+            one, _ = measure([BIN, *manifest(concurrency), *args], runs=3)
+            two, _ = measure([BIN, *manifest(2 * concurrency), *args], runs=3)
+            rounds = math.ceil(count / concurrency)
+            per_round = max(two - one, 1e-3)
+            expected = one + (rounds - 1) * per_round
+            wall, _ = measure([BIN, *manifest(count), *args], runs=1)
             row(f"{label} over {count}", wall, expected,
-                f"(expected {expected:.2f}s = {math.ceil(count / concurrency)} rounds x "
-                f"{per_proxy * 1000:.0f} ms)")
+                f"(expected {expected:.2f}s = 1 round {one:.2f}s + {rounds - 1} x "
+                f"{per_round * 1000:.0f} ms)")
         proxy.shutdown()
         shutil.rmtree(work, ignore_errors=True)
 

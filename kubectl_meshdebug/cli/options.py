@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 import click
 
-from kubectl_meshdebug.render.output import OUTPUTS
+from kubectl_meshdebug.render.formats import OUTPUTS
 
 
 @dataclass

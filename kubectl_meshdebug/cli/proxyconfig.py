@@ -7,7 +7,6 @@ Service, DestinationRule and VirtualService (see mesh/correlate.py).
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any, Callable
 
 import click
@@ -267,6 +266,8 @@ def config_dump(ctx: click.Context, pod: str | None, dump_file: str | None,
     if src.proxy is not None:
         doc = src.proxy.admin.config_dump(include_eds=True)
     else:
+        import json
+
         from kubectl_meshdebug.cli.common import dump_bytes
 
         raw = dump_bytes(dump_file or "-")
@@ -278,6 +279,8 @@ def config_dump(ctx: click.Context, pod: str | None, dump_file: str | None,
         doc = {"configs": [c for c in doc.get("configs", [])
                            if str(c.get("@type", "")).rsplit(".", 1)[-1] == wanted]}
     if save_file:
+        import json
+
         with open(save_file, "w", encoding="utf-8") as fh:
             json.dump(doc, fh, indent=1)
         runtime(ctx).printer.note(f"saved {save_file}")

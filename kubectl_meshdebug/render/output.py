@@ -6,32 +6,30 @@ documented object); `table` and `wide` print kubectl-style plain columns.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-from dataclasses import dataclass, field
 from typing import Any, Callable, TextIO
 
-OUTPUTS = ("table", "wide", "json", "yaml", "prometheus", "raw")
+from kubectl_meshdebug.render.formats import OUTPUTS  # noqa: F401  (re-exported)
+
 LONG_LISTING = 500  # items; above it -o json writes one item per line
 
 
-@dataclass
 class Column:
-    key: str
-    header: str
-    wide: bool = False
-    fmt: Callable[[Any], str] | None = None
+    """One table column (plain classes here: dataclasses cost every command's start-up)."""
+
+    def __init__(self, key: str, header: str, wide: bool = False,
+                 fmt: Callable[[Any], str] | None = None) -> None:
+        self.key, self.header, self.wide, self.fmt = key, header, wide, fmt
 
 
-@dataclass
 class Listing:
     """Rows of one kind: what list-style commands hand to the printer."""
 
-    kind: str
-    items: list[dict[str, Any]]
-    columns: list[Column]
-    notes: list[str] = field(default_factory=list)
+    def __init__(self, kind: str, items: list[dict[str, Any]], columns: list[Column],
+                 notes: list[str] | None = None) -> None:
+        self.kind, self.items, self.columns = kind, items, columns
+        self.notes = list(notes or [])
 
 
 class Printer:
@@ -62,6 +60,8 @@ class Printer:
 
     # structured ------------------------------------------------------------------
     def document(self, doc: Any) -> None:
+        import json
+
         if self.output == "yaml":
             import yaml
 
@@ -77,6 +77,8 @@ class Printer:
     def _long_json(self, doc: dict[str, Any]) -> None:
         """One item per line: the same JSON, written by the C encoder (indentation makes
         Python's json fall back to its pure-Python encoder, several times slower)."""
+        import json
+
         write = self.out.write
         write("{\n")
         for key, value in doc.items():
