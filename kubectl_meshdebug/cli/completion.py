@@ -30,7 +30,10 @@ def run_completion(group: click.Group, words: list[str]) -> int:
     before = words[:-1]
     ctx = click.Context(group)
     lines: list[tuple[str, str]] = []
-    command_name = next((w for w in before if not w.startswith("-")), None)
+    takes_value = {opt for p in group.params if isinstance(p, click.Option)
+                   and not p.is_flag and not p.count for opt in p.opts}
+    words_only = _positional(before, takes_value)
+    command_name = words_only[0] if words_only else None
     if command_name is None:
         if current.startswith("-"):
             lines = _options(group)
@@ -45,10 +48,11 @@ def run_completion(group: click.Group, words: list[str]) -> int:
         elif current.startswith("-"):
             lines = _options(cmd)
         else:
-            positional = [w for w in before[before.index(command_name) + 1:]
-                          if not w.startswith("-")]
+            positional = words_only[1:]
             if command_name == "loglevel" and len(positional) == 1:
                 lines = [(lvl, "set every logger") for lvl in LEVELS]
+                lines += [(f"{name}:", f"now {level}") for name, level in
+                          _loggers(before, positional[0]).items()]
             elif command_name == "demo":
                 from kubectl_meshdebug.lab.scenarios import SCENARIOS
 
@@ -60,6 +64,37 @@ def run_completion(group: click.Group, words: list[str]) -> int:
             click.echo(f"{value}\t{desc}" if desc else value)
     click.echo(f":{NO_FILE_COMP}")
     return 0
+
+
+def _positional(words: list[str], takes_value: set[str]) -> list[str]:
+    """The words that are not options or option values."""
+    out, skip = [], False
+    for word in words:
+        if skip:
+            skip = False
+        elif word.startswith("-"):
+            skip = word in takes_value and "=" not in word
+        else:
+            out.append(word)
+    return out
+
+
+def _flag_values(words: list[str], *flags: str) -> list[str]:
+    return [words[i + 1] for i, w in enumerate(words[:-1]) if w in flags]
+
+
+def _loggers(words: list[str], pod: str) -> dict[str, str]:
+    """The pod's logger names, when its proxy answers within a second or two."""
+    try:
+        from kubectl_meshdebug.cli.options import Settings
+        from kubectl_meshdebug.cli.runtime import Runtime
+
+        namespace = (_flag_values(words, "-n", "--namespace") or [None])[0]
+        rt = Runtime(Settings(namespace=namespace, request_timeout=2.0,
+                              admin_urls=_flag_values(words, "--admin-url")))
+        return rt.proxy(pod).admin.loggers()
+    except Exception:
+        return {}
 
 
 def _pod_names(words: list[str]) -> list[str]:

@@ -263,3 +263,14 @@ def test_manifests_from_stdin(healthy_lab):
     assert result.code == 0, result.err
     [httpbin] = [i for i in result.json()["items"] if i["fqdn"].startswith("httpbin")]
     assert httpbin["service"] == "foo/httpbin"
+
+
+def test_completion_offers_the_proxys_logger_names(healthy_lab, capsys):
+    from kubectl_meshdebug.cli.completion import run_completion
+    from kubectl_meshdebug.cli.main import cli
+
+    url = healthy_lab.admin_url(healthy_lab.client)
+    run_completion(cli, ["--admin-url", f"foo/sleep={url}", "loglevel", "sleep", "rou"])
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[-1] == ":4"
+    assert "router:\tnow warning" in lines

@@ -106,3 +106,20 @@ def test_help_imports_only_click_and_the_cli_layer(command):
         "kubectl_meshdebug.envoy.config_dump", "kubectl_meshdebug.cli.runtime",
         "kubectl_meshdebug.mesh.rows")]
     assert heavy == [], heavy
+
+
+def test_namespace_from_several_kubeconfig_files(tmp_path, monkeypatch):
+    """KUBECONFIG with several paths: the first current-context wins, as in kubectl."""
+    from kubectl_meshdebug.kube.client import KubeConfig, current_namespace
+
+    first = tmp_path / "a.yaml"
+    first.write_text("apiVersion: v1\nkind: Config\ncurrent-context: dev\n")
+    second = tmp_path / "b.yaml"
+    second.write_text("apiVersion: v1\nkind: Config\ncontexts:\n- name: dev\n  context:\n"
+                      "    cluster: c\n    namespace: payments\n- name: prod\n  context:\n"
+                      "    cluster: p\n    namespace: shop\n")
+    monkeypatch.setenv("KUBECONFIG", f"{first}:{second}")
+    assert current_namespace(KubeConfig()) == "payments"
+    assert current_namespace(KubeConfig(context="prod")) == "shop"
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "missing.yaml"))
+    assert current_namespace(KubeConfig()) == "default"
