@@ -27,11 +27,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "capture": ("capture", "capture", "Trace a sidecar's log for a while; levels always restored."),
     "loglevel": ("loglevel", "loglevel", "Show or set a proxy's Envoy log levels."),
     "stats": ("stats", "stats", "Envoy stats, filtered by regex or Service, with deltas."),
-    "clusters": ("proxyconfig", "clusters", "Envoy clusters with TLS, breakers and endpoints."),
-    "routes": ("proxyconfig", "routes", "Envoy routes: domains, matches and target clusters."),
-    "listeners": ("proxyconfig", "listeners", "Envoy listeners and their filter chains."),
-    "endpoints": ("proxyconfig", "endpoints", "Envoy endpoints with every health flag spelled out."),
-    "config-dump": ("proxyconfig", "config_dump", "The proxy's config dump, or a part via JSONPath."),
+    "clusters": ("clusters", "clusters", "Envoy clusters with TLS, breakers and endpoints."),
+    "routes": ("routes", "routes", "Envoy routes: domains, matches and target clusters."),
+    "listeners": ("listeners", "listeners", "Envoy listeners and their filter chains."),
+    "endpoints": ("endpoints", "endpoints", "Envoy endpoints with every health flag spelled out."),
+    "config-dump": ("configdump", "config_dump", "The proxy's config dump, or a part via JSONPath."),
     "demo": ("demo", "demo", "Run a built-in failure scenario on real Envoys and diagnose it."),
 }
 

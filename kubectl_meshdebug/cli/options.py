@@ -7,7 +7,6 @@ Settings object on the root context; a flag given after the command wins.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import click
@@ -15,22 +14,30 @@ import click
 from kubectl_meshdebug.render.formats import OUTPUTS
 
 
-@dataclass
 class Settings:
-    kubeconfig: str | None = None
-    context: str | None = None
-    namespace: str | None = None
-    all_namespaces: bool = False
-    request_timeout: float = 30.0
-    output: str = "table"
-    verbose: int = 0
-    no_color: bool = False
-    manifests: list[str] = field(default_factory=list)
-    admin_urls: list[str] = field(default_factory=list)
-    transport: str = "exec"
-    container: str = "istio-proxy"
-    admin_port: int = 15000
-    concurrency: int = 8
+    """The global flags' values (a plain class: dataclasses cost every start-up)."""
+
+    def __init__(self, kubeconfig: str | None = None, context: str | None = None,
+                 namespace: str | None = None, all_namespaces: bool = False,
+                 request_timeout: float = 30.0, output: str = "table", verbose: int = 0,
+                 no_color: bool = False, manifests: list[str] | None = None,
+                 admin_urls: list[str] | None = None, transport: str = "exec",
+                 container: str = "istio-proxy", admin_port: int = 15000,
+                 concurrency: int = 8) -> None:
+        self.kubeconfig = kubeconfig
+        self.context = context
+        self.namespace = namespace
+        self.all_namespaces = all_namespaces
+        self.request_timeout = request_timeout
+        self.output = output
+        self.verbose = verbose
+        self.no_color = no_color
+        self.manifests = list(manifests or [])
+        self.admin_urls = list(admin_urls or [])
+        self.transport = transport
+        self.container = container
+        self.admin_port = admin_port
+        self.concurrency = concurrency
 
 
 def settings(ctx: click.Context) -> Settings:

@@ -61,6 +61,25 @@ class LabService:
         return f"{self.name}.{self.namespace}.svc.cluster.local"
 
 
+def free_block(tries: int = 50) -> int:
+    """A 127.N.0.0/16 block whose admin addresses nobody holds (other labs, other runs)."""
+    import socket
+
+    for _ in range(tries):
+        block = random.randint(20, 250)
+        free = True
+        for host in (2, 3, 4, 5):
+            with socket.socket() as probe:
+                try:
+                    probe.bind((f"127.{block}.0.{host}", 15000))
+                except OSError:
+                    free = False
+                    break
+        if free:
+            return block
+    raise RuntimeError("no free 127.N.0.0/16 block for the lab")
+
+
 def bind_port(port: int) -> int:
     """Privileged ports are bound 10000 higher; the listener keeps Istio's name for PORT."""
     return port if port >= 1024 else port + 10000
@@ -74,7 +93,7 @@ class LabMesh:
                  extra_pods: list[LabPod] | None = None, block: int | None = None,
                  broken_rds: bool = False, client_stats_prefixes: list[str] | None = None,
                  catch_all: bool = True, workdir: str | None = None) -> None:
-        self.block = block if block is not None else random.randint(20, 250)
+        self.block = block if block is not None else free_block()
         self.services = services
         self.client = client or LabPod("sleep", labels={"app": "sleep"},
                                        service_account="sleep", app=None)
