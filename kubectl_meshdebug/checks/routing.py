@@ -38,6 +38,17 @@ def destinations(vs: Obj) -> Iterator[tuple[str, dict[str, Any]]]:
                     yield f"spec.{kind}[{i}].mirrors[{j}]", mirror["destination"]
 
 
+def vs_destinations(ctx: AuditContext) -> Iterator[tuple[Obj, str, str, dict[str, Any], str]]:
+    """(VirtualService, its namespace, where, destination, resolved host) for every route
+    destination of the VirtualServices in scope."""
+    for vs in ctx.list("VirtualService"):
+        if not ctx.in_scope(vs):
+            continue
+        own = meta(vs).get("namespace", "")
+        for where, dest in destinations(vs):
+            yield vs, own, where, dest, resolve_host(str(dest.get("host", "")), own)
+
+
 def vs_namespaces(vs: Obj) -> list[str]:
     """Where the VirtualService applies: its exportTo namespaces, else its own."""
     own = meta(vs).get("namespace", "")
@@ -53,39 +64,34 @@ def vs_namespaces(vs: Obj) -> list[str]:
                        ("VirtualService", "Service", "ServiceEntry"), audit=True))
 def vs_host_not_found(ctx: AuditContext) -> list[Finding]:
     findings = []
-    for vs in ctx.list("VirtualService"):
-        if not ctx.in_scope(vs):
-            continue
-        own = meta(vs).get("namespace", "")
-        for where, dest in destinations(vs):
-            host = resolve_host(str(dest.get("host", "")), own)
-            port = (dest.get("port") or {}).get("number")
-            for ns in vs_namespaces(vs):
-                entries = lookup(ctx.registry, host, ns)
-                if not entries:
-                    findings.append(Finding(
-                        "vs-host-not-found", "error",
-                        f"VirtualService {own}/{meta(vs).get('name')} routes to {host}, which "
-                        f"is no Service or ServiceEntry visible from namespace {ns}",
-                        [Evidence(ref(vs), f"{where}.destination.host: {dest.get('host')}")],
-                        fix="Point the destination at an existing Service (short names resolve "
-                            "in the VirtualService's namespace; use the FQDN across "
-                            "namespaces), or export the Service to this namespace.",
-                        resource=ref(vs), explains=2))
-                    break
-                if port is not None and not any(e.has_port(int(port)) for e in entries
-                                                if e.ports):
-                    if all(not e.ports for e in entries):
-                        continue
-                    findings.append(Finding(
-                        "vs-host-not-found", "error",
-                        f"VirtualService {own}/{meta(vs).get('name')} routes to {host} port "
-                        f"{port}, which that host does not have",
-                        [Evidence(ref(vs), f"{where}.destination.port.number: {port}"),
-                         Evidence(ref(entries[0].source), "ports: " + ", ".join(
-                             str(p.get("port", p.get("number"))) for p in entries[0].ports))],
-                        fix="Use one of the Service's ports.", resource=ref(vs), explains=2))
-                    break
+    for vs, own, where, dest, host in vs_destinations(ctx):
+        port = (dest.get("port") or {}).get("number")
+        for ns in vs_namespaces(vs):
+            entries = lookup(ctx.registry, host, ns)
+            if not entries:
+                findings.append(Finding(
+                    "vs-host-not-found", "error",
+                    f"VirtualService {own}/{meta(vs).get('name')} routes to {host}, which "
+                    f"is no Service or ServiceEntry visible from namespace {ns}",
+                    [Evidence(ref(vs), f"{where}.destination.host: {dest.get('host')}")],
+                    fix="Point the destination at an existing Service (short names resolve "
+                        "in the VirtualService's namespace; use the FQDN across "
+                        "namespaces), or export the Service to this namespace.",
+                    resource=ref(vs), explains=2))
+                break
+            if port is not None and not any(e.has_port(int(port)) for e in entries
+                                            if e.ports):
+                if all(not e.ports for e in entries):
+                    continue
+                findings.append(Finding(
+                    "vs-host-not-found", "error",
+                    f"VirtualService {own}/{meta(vs).get('name')} routes to {host} port "
+                    f"{port}, which that host does not have",
+                    [Evidence(ref(vs), f"{where}.destination.port.number: {port}"),
+                     Evidence(ref(entries[0].source), "ports: " + ", ".join(
+                         str(p.get("port", p.get("number"))) for p in entries[0].ports))],
+                    fix="Use one of the Service's ports.", resource=ref(vs), explains=2))
+                break
     return findings
 
 
@@ -94,23 +100,18 @@ def vs_host_not_found(ctx: AuditContext) -> list[Finding]:
                        ("VirtualService", "Service"), audit=True))
 def vs_port_required(ctx: AuditContext) -> list[Finding]:
     findings = []
-    for vs in ctx.list("VirtualService"):
-        if not ctx.in_scope(vs):
+    for vs, own, where, dest, host in vs_destinations(ctx):
+        if (dest.get("port") or {}).get("number") is not None:
             continue
-        own = meta(vs).get("namespace", "")
-        for where, dest in destinations(vs):
-            if (dest.get("port") or {}).get("number") is not None:
-                continue
-            host = resolve_host(str(dest.get("host", "")), own)
-            entries = [e for e in lookup(ctx.registry, host, own) if e.source.get("kind") ==
-                       "Service"]
-            if entries and len(entries[0].ports) > 1:
-                findings.append(Finding(
-                    "vs-port-required", "error",
-                    f"VirtualService {own}/{meta(vs).get('name')} routes to {host}, which has "
-                    f"{len(entries[0].ports)} ports, without saying which",
-                    [Evidence(ref(vs), f"{where}.destination has no port")],
-                    fix="Add destination.port.number.", resource=ref(vs)))
+        entries = [e for e in lookup(ctx.registry, host, own)
+                   if e.source.get("kind") == "Service"]
+        if entries and len(entries[0].ports) > 1:
+            findings.append(Finding(
+                "vs-port-required", "error",
+                f"VirtualService {own}/{meta(vs).get('name')} routes to {host}, which has "
+                f"{len(entries[0].ports)} ports, without saying which",
+                [Evidence(ref(vs), f"{where}.destination has no port")],
+                fix="Add destination.port.number.", resource=ref(vs)))
     return findings
 
 
@@ -119,40 +120,35 @@ def vs_port_required(ctx: AuditContext) -> list[Finding]:
                        ("VirtualService", "DestinationRule"), audit=True))
 def vs_subset_undefined(ctx: AuditContext) -> list[Finding]:
     findings = []
-    for vs in ctx.list("VirtualService"):
-        if not ctx.in_scope(vs):
+    for vs, own, where, dest, host in vs_destinations(ctx):
+        subset = dest.get("subset")
+        if not subset:
             continue
-        own = meta(vs).get("namespace", "")
-        for where, dest in destinations(vs):
-            subset = dest.get("subset")
-            if not subset:
-                continue
-            host = resolve_host(str(dest.get("host", "")), own)
-            entries = lookup(ctx.registry, host, own)
-            parts = fqdn_parts(host)
-            service_ns = entries[0].namespace if entries else (parts[1] if parts else None)
-            dr = policy.find_destination_rule(ctx.state, ctx.mesh, host, own, None, service_ns)
-            names = [s.get("name") for s in ((dr or {}).get("spec") or {}).get("subsets") or []]
-            if subset in names:
-                continue
-            evidence = [Evidence(ref(vs), f"{where}.destination: host {dest.get('host')}, "
-                                          f"subset {subset}")]
-            if dr is not None:
-                evidence.append(Evidence(ref(dr), "subsets: " + (", ".join(map(str, names))
-                                                                 or "(none)")))
-                why = f"{ref(dr)} (the rule that applies) defines no subset {subset!r}"
-            else:
-                why = f"no DestinationRule for {host} applies in namespace {own}"
-            findings.append(Finding(
-                "vs-subset-undefined", "error",
-                f"VirtualService {own}/{meta(vs).get('name')} routes to subset {subset!r} of "
-                f"{host}, but {why}: istiod creates no cluster outbound|PORT|{subset}|{host} "
-                "and the route answers 503 NC (cluster_not_found)",
-                evidence,
-                fix=(f"Define the subset in the DestinationRule for {host}:\n  subsets:\n"
-                     f"  - name: {subset}\n    labels:\n      version: {subset}\n"
-                     "or route to a subset that exists."),
-                resource=ref(vs), explains=3))
+        entries = lookup(ctx.registry, host, own)
+        parts = fqdn_parts(host)
+        service_ns = entries[0].namespace if entries else (parts[1] if parts else None)
+        dr = policy.find_destination_rule(ctx.state, ctx.mesh, host, own, None, service_ns)
+        names = [s.get("name") for s in ((dr or {}).get("spec") or {}).get("subsets") or []]
+        if subset in names:
+            continue
+        evidence = [Evidence(ref(vs), f"{where}.destination: host {dest.get('host')}, "
+                                      f"subset {subset}")]
+        if dr is not None:
+            evidence.append(Evidence(ref(dr), "subsets: " + (", ".join(map(str, names))
+                                                             or "(none)")))
+            why = f"{ref(dr)} (the rule that applies) defines no subset {subset!r}"
+        else:
+            why = f"no DestinationRule for {host} applies in namespace {own}"
+        findings.append(Finding(
+            "vs-subset-undefined", "error",
+            f"VirtualService {own}/{meta(vs).get('name')} routes to subset {subset!r} of "
+            f"{host}, but {why}: istiod creates no cluster outbound|PORT|{subset}|{host} "
+            "and the route answers 503 NC (cluster_not_found)",
+            evidence,
+            fix=(f"Define the subset in the DestinationRule for {host}:\n  subsets:\n"
+                 f"  - name: {subset}\n    labels:\n      version: {subset}\n"
+                 "or route to a subset that exists."),
+            resource=ref(vs), explains=3))
     return findings
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING
 
 import click
 
 from kubectl_meshdebug.cli.options import settings
 from kubectl_meshdebug.errors import UsageError
+from kubectl_meshdebug.inputs import read_bytes, read_text
 
 if TYPE_CHECKING:  # the layers are imported when a command runs, not for --help
     from kubectl_meshdebug.cli.runtime import Runtime
@@ -31,16 +31,6 @@ def runtime(ctx: click.Context, outputs: tuple[str, ...] = TABLE_OUTPUTS) -> Run
         root.meta["meshdebug.runtime"] = rt
     rt.require_output(outputs)
     return rt
-
-
-def read_bytes(path: str, what: str) -> bytes:
-    try:
-        if path == "-":
-            return sys.stdin.buffer.read()
-        with open(path, "rb") as fh:
-            return fh.read()
-    except OSError as exc:
-        raise UsageError(f"{what} {path}: {exc.strerror}") from exc
 
 
 def dump_bytes(path: str) -> bytes:
@@ -73,14 +63,5 @@ def load_dump(path: str, parts: list[str] | None = None,
 
 
 def read_text_file(path: str, what: str) -> str:
-    """A text file or `-` (stdin), with one-line errors."""
-    try:
-        if path == "-":
-            return sys.stdin.read()
-        with open(path, "rb") as fh:
-            raw = fh.read()
-    except OSError as exc:
-        raise UsageError(f"{what} {path}: {exc.strerror}") from exc
-    if b"\0" in raw[:8192]:
-        raise UsageError(f"{what} {path}: binary file, not a log")
-    return raw.decode("utf-8", "replace")
+    """A log (or other text) file or `-`, with one-line errors."""
+    return read_text(path, what, "a log")

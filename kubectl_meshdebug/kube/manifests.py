@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from collections.abc import Iterable
 from typing import Any
 
 from kubectl_meshdebug.errors import UsageError
+from kubectl_meshdebug.inputs import read_text
 
 _SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -35,19 +35,7 @@ def _expand(paths: Iterable[str]) -> list[str]:
 
 
 def _read(path: str) -> str:
-    if path == "-":
-        return sys.stdin.read()
-    try:
-        with open(path, "rb") as fh:
-            raw = fh.read()
-    except OSError as exc:
-        raise UsageError(f"-f {path}: {exc.strerror}") from exc
-    if b"\0" in raw[:8192]:
-        raise UsageError(f"-f {path}: binary file, not YAML or JSON")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise UsageError(f"-f {path}: not UTF-8 text") from exc
+    return read_text(path, "-f", "YAML or JSON", strict=True)
 
 
 def parse_documents(text: str, source: str) -> list[Any]:

@@ -96,7 +96,7 @@ def test_help_imports_only_click_and_the_cli_layer(command):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     loaded = eval(out.stdout.strip().splitlines()[-1])  # noqa: S307 - our own output
-    allowed = ("kubectl_meshdebug.cli", "kubectl_meshdebug.errors",
+    allowed = ("kubectl_meshdebug.cli", "kubectl_meshdebug.errors", "kubectl_meshdebug.inputs",
                "kubectl_meshdebug.render", "kubectl_meshdebug.envoy.logging",
                "kubectl_meshdebug.envoy.stats", "kubectl_meshdebug.mesh.hosts",
                "kubectl_meshdebug.kube.state", "kubectl_meshdebug.kube.targets",
