@@ -16,7 +16,7 @@ from kubectl_meshdebug.envoy.accesslog import AccessLogEntry
 from kubectl_meshdebug.envoy.config_dump import ClusterRecord, FilterChainInfo, RouteRecord
 from kubectl_meshdebug.envoy.flags import FLAGS
 from kubectl_meshdebug.kube.state import ClusterState, labels, meta
-from kubectl_meshdebug.kube.targets import is_ready, proxy_container
+from kubectl_meshdebug.kube.targets import is_ready, proxy_container, service_pods
 from kubectl_meshdebug.mesh import policy
 from kubectl_meshdebug.mesh.correlate import MeshContext
 from kubectl_meshdebug.mesh.hosts import vhost_matches
@@ -124,11 +124,7 @@ class Why503Context:
     def server_pods(self) -> list[Obj]:
         if self.state is None or self.target.service is None:
             return []
-        selector = (self.target.service.get("spec") or {}).get("selector") or {}
-        if not selector:
-            return []
-        return [p for p in self.state.list("Pod", self.target.namespace)
-                if all(labels(p).get(k) == v for k, v in selector.items())]
+        return service_pods(self.state, self.target.service)
 
     @cached_property
     def ready_server_pods(self) -> list[Obj]:

@@ -160,18 +160,15 @@ def _pod_without_sidecar(rt: Runtime, target: str) -> dict | None:
 
 def _servers(rt: Runtime, names: tuple[str, ...], target: Any, state: Any) -> list[_Peer]:
     from kubectl_meshdebug.kube.state import meta
-    from kubectl_meshdebug.kube.targets import proxy_container
+    from kubectl_meshdebug.kube.targets import proxy_container, service_pods
 
     peers: list[_Peer] = []
     candidates: list[tuple[str, dict | None]] = []
     if names:
         candidates = [(n, None) for n in names]
     elif state is not None and target.service is not None:
-        selector = (target.service.get("spec") or {}).get("selector") or {}
-        for pod in state.list("Pod", target.namespace):
-            labels = (pod.get("metadata") or {}).get("labels") or {}
-            if selector and all(labels.get(k) == v for k, v in selector.items()):
-                candidates.append((f"pod/{meta(pod).get('name')}", pod))
+        candidates = [(f"pod/{meta(pod).get('name')}", pod)
+                      for pod in service_pods(state, target.service)]
     for name, pod in candidates[: max(1, rt.settings.concurrency * 2)]:
         if pod is not None and proxy_container(pod, rt.settings.container) is None:
             continue

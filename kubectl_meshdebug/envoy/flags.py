@@ -59,10 +59,3 @@ def split_flags(text: str) -> list[str]:
         return []
     return [f for f in text.replace("|", ",").split(",") if f]
 
-
-def describe_flags(text: str) -> list[str]:
-    out = []
-    for code in split_flags(text):
-        flag = FLAGS.get(code)
-        out.append(f"{code} ({flag.name}: {flag.meaning})" if flag else code)
-    return out

@@ -48,20 +48,6 @@ def normalize(doc: Any) -> Any:
     return doc
 
 
-def duration_seconds(value: Any) -> float | None:
-    """`"1s"`, `"0.250s"` or `{"seconds": 1, "nanos": 5}` -> seconds."""
-    if value is None:
-        return None
-    if isinstance(value, str) and value.endswith("s"):
-        try:
-            return float(value[:-1])
-        except ValueError:
-            return None
-    if isinstance(value, dict):
-        return float(value.get("seconds", 0)) + float(value.get("nanos", 0)) / 1e9
-    return None
-
-
 def uint(value: Any) -> int | None:
     """Wrapped uint32 values come as ints, strings ("5") or {"value": 5}."""
     if isinstance(value, dict):

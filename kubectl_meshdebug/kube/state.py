@@ -8,7 +8,7 @@ knows where they came from.
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from kubectl_meshdebug.kube.kinds import KINDS
 
@@ -76,7 +76,7 @@ class ClusterState:
     def names(self, kind: str, namespace: str | None) -> list[str]:
         return [o["metadata"].get("name", "") for o in self.list(kind, namespace)]
 
-    def prefetch(self, kinds: list[str], run: Callable[[Callable[[], Any]], Any] | None = None) -> None:
+    def prefetch(self, kinds: list[str]) -> None:
         """Read several kinds concurrently (live) so a command waits for the slowest once."""
         from concurrent.futures import ThreadPoolExecutor
 
@@ -104,13 +104,6 @@ def ref(obj: Obj) -> str:
     m = meta(obj)
     ns = m.get("namespace")
     return f"{obj.get('kind', '')} {ns + '/' if ns else ''}{m.get('name', '')}"
-
-
-def selector_matches(selector: dict[str, str] | None, target: dict[str, str]) -> bool:
-    """A matchLabels-style selector; an empty or missing selector matches nothing here."""
-    if not selector:
-        return False
-    return all(target.get(k) == v for k, v in selector.items())
 
 
 def label_selector_matches(selector: dict[str, Any] | None, target: dict[str, str]) -> bool:

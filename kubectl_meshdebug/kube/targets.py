@@ -86,16 +86,22 @@ def pods_of_workload(state: ClusterState, kind: str, name: str, namespace: str) 
         hint = close_names(name, state.names(kind, namespace))
         raise UsageError(f"{kind.lower()} {namespace}/{name} not found", hint=hint)
     if kind == "Service":
-        selector = (obj.get("spec") or {}).get("selector") or {}
-        if not selector:
-            return []
-        return [
-            p for p in state.list("Pod", namespace)
-            if all(labels(p).get(k) == v for k, v in selector.items())
-        ]
+        return service_pods(state, obj)
     selector = workload_selector(obj)
     return [p for p in state.list("Pod", namespace) if label_selector_matches(selector, labels(p))
             and selector]
+
+
+def service_pods(state: ClusterState, service: dict[str, Any],
+                 extra: dict[str, str] | None = None) -> list[dict]:
+    """The pods a Service selects (plus `extra` labels, for a subset); a Service without a
+    selector selects none, as Kubernetes has it."""
+    selector = dict((service.get("spec") or {}).get("selector") or {})
+    if not selector:
+        return []
+    selector.update(extra or {})
+    return [p for p in state.list("Pod", meta(service).get("namespace"))
+            if all(labels(p).get(k) == v for k, v in selector.items())]
 
 
 def pick_pod(pods: list[dict], what: str) -> dict:

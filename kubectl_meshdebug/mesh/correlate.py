@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kubectl_meshdebug.kube.state import ClusterState, labels, meta
-from kubectl_meshdebug.kube.targets import is_ready
+from kubectl_meshdebug.kube.targets import is_ready, service_pods
 from kubectl_meshdebug.mesh import policy
 from kubectl_meshdebug.mesh.meshconfig import MeshConfig, load_mesh_config
 from kubectl_meshdebug.mesh.names import ClusterName, fqdn_parts
@@ -97,13 +97,7 @@ class MeshContext:
         svc = self.service(fqdn)
         if svc is None:
             return []
-        selector = dict((svc.get("spec") or {}).get("selector") or {})
-        if not selector:
-            return []
-        selector.update(extra or {})
-        ns = meta(svc).get("namespace")
-        return [p for p in self.state.list("Pod", ns)
-                if is_ready(p) and all(labels(p).get(k) == v for k, v in selector.items())]
+        return [p for p in service_pods(self.state, svc, extra) if is_ready(p)]
 
     def expected_tls(self, name: ClusterName, dr: Obj | None) -> policy.ExpectedTls:
         return policy.expected_client_tls(dr, self.mesh, name.port, name.subset)

@@ -33,10 +33,6 @@ class ClusterName:
     subset: str = ""
     fqdn: str = ""
 
-    @property
-    def is_service(self) -> bool:
-        return self.direction in ("outbound", "inbound") and bool(self.fqdn)
-
 
 def parse_cluster_name(name: str) -> ClusterName:
     if name in SPECIAL_CLUSTERS:
@@ -63,10 +59,6 @@ def outbound_cluster(port: int, fqdn: str, subset: str = "") -> str:
     return f"outbound|{port}|{subset}|{fqdn}"
 
 
-def outbound_sni(port: int, fqdn: str, subset: str = "") -> str:
-    return f"outbound_.{port}_.{subset}_.{fqdn}"
-
-
 @dataclass(frozen=True)
 class RouteConfigName:
     """`8000`, `httpbin.foo.svc.cluster.local:8000`, `http.8080`, `https.443.NAME.GW.NS`."""
@@ -86,14 +78,6 @@ def parse_route_config_name(name: str) -> RouteConfigName:
     if len(parts) >= 2 and parts[0] in ("http", "https") and parts[1].isdigit():
         return RouteConfigName(int(parts[1]), kind="gateway")
     return RouteConfigName(None, kind="other")
-
-
-def service_of_vhost(vhost: str) -> tuple[str, int | None]:
-    """`httpbin.foo.svc.cluster.local:8000` -> (fqdn, port); `allow_any` -> ("", None)."""
-    host, sep, port = vhost.rpartition(":")
-    if sep and port.isdigit():
-        return host, int(port)
-    return "", None
 
 
 def fqdn_parts(fqdn: str, domain: str = "cluster.local") -> tuple[str, str] | None:
