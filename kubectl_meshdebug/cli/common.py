@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 import click
 
@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # the layers are imported when a command runs, not for --help
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
+T = TypeVar("T")
 TABLE_OUTPUTS = ("table", "wide", "json", "yaml")
 
 
@@ -44,14 +45,37 @@ def dump_bytes(path: str) -> bytes:
     return raw
 
 
-def load_dump(path: str, parts: list[str] | None = None,
-              raw: bytes | None = None) -> ConfigDump:
+def load_dump(path: str, parts: list[str] | None = None) -> ConfigDump:
     """A saved config dump, parsing only `parts` (clusters, routes, ...) where it can."""
-    from kubectl_meshdebug.envoy.config_dump import ConfigDumpError, load_sections
+    from kubectl_meshdebug.envoy.config_dump import load_sections
 
-    raw = dump_bytes(path) if raw is None else raw
+    raw = dump_bytes(path)
+    return _parse_dump(path, raw, lambda: load_sections(raw, set(parts) if parts else None))
+
+
+def load_dump_document(path: str) -> Any:
+    """A saved config dump as plain JSON (for config-dump), checked like load_dump."""
+    import json
+
+    from kubectl_meshdebug.envoy.config_dump import ConfigDump
+
+    raw = dump_bytes(path)
+
+    def parse() -> Any:
+        doc = json.loads(raw)
+        ConfigDump.from_json(doc)
+        return doc
+
+    return _parse_dump(path, raw, parse)
+
+
+def _parse_dump(path: str, raw: bytes, parse: Callable[[], T]) -> T:
+    """Run `parse`, turning a bad dump into one line (with a hint where the file is
+    something else)."""
+    from kubectl_meshdebug.envoy.config_dump import ConfigDumpError
+
     try:
-        return load_sections(raw, set(parts) if parts else None)
+        return parse()
     except UnicodeDecodeError as exc:
         raise UsageError(f"--dump {path} is not JSON text (binary data)") from exc
     except ConfigDumpError as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from kubectl_meshdebug.cli.common import CONTEXT, load_dump, runtime
+from kubectl_meshdebug.cli.common import CONTEXT, load_dump_document, runtime
 from kubectl_meshdebug.cli.options import global_options
 from kubectl_meshdebug.cli.proxyconfig import Source, pod_and_dump
 
@@ -42,13 +42,7 @@ def config_dump(ctx: click.Context, pod: str | None, dump_file: str | None,
     if src.proxy is not None:
         doc = src.proxy.admin.config_dump(include_eds=True)
     else:
-        import json
-
-        from kubectl_meshdebug.cli.common import dump_bytes
-
-        raw = dump_bytes(dump_file or "-")
-        load_dump(dump_file or "-", raw=raw)  # the same checks and hints as other commands
-        doc = json.loads(raw)
+        doc = load_dump_document(dump_file or "-")
     doc = redact(doc)
     if resource:
         wanted = SECTIONS[resource]
