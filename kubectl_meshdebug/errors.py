@@ -42,6 +42,11 @@ class UnreachableError(MeshdebugError):
     exit_code = EXIT_UNREACHABLE
 
 
+class BadAnswerError(UnreachableError):
+    """The cluster or a proxy answered, but not with what its API promises (exit 3):
+    garbage, the wrong JSON type, a truncated body."""
+
+
 class AdminError(MeshdebugError):
     """Envoy's admin API answered, but with an error (bad regex, unknown logger, ...)."""
 

@@ -1,8 +1,13 @@
-"""What the object-only checks read: one pass over the cluster state, shared by all checks."""
+"""What the object-only checks read: the cluster state, the mesh config, the registry.
+
+Everything is derived lazily from the state, so a check that needs only Services never
+makes the runner read Pods; the recording state lets a test see which kinds a check
+really read, to hold it to what it declares.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from kubectl_meshdebug.kube.state import ClusterState, labels, meta
@@ -16,20 +21,49 @@ TOPOLOGY_LABELS = ("topology.kubernetes.io/region", "topology.kubernetes.io/zone
                    "topology.istio.io/subzone", "kubernetes.io/hostname")
 
 
-@dataclass
+class RecordingState:
+    """A ClusterState that notes every kind read through it."""
+
+    def __init__(self, state: ClusterState, recorder: set[str]) -> None:
+        self._state = state
+        self.recorder = recorder
+
+    def list(self, kind: str, namespace: str | None = None) -> list[Obj]:
+        self.recorder.add(kind)
+        return self._state.list(kind, namespace)
+
+    def get(self, kind: str, namespace: str | None, name: str) -> Obj | None:
+        self.recorder.add(kind)
+        return self._state.get(kind, namespace, name)
+
+    def names(self, kind: str, namespace: str | None) -> list[str]:
+        self.recorder.add(kind)
+        return self._state.names(kind, namespace)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._state, name)
+
+
 class AuditContext:
-    state: ClusterState
-    mesh: MeshConfig
-    registry: list[RegistryEntry]
-    scope: str | None  # namespace the user asked about; None for -A
-    node_labels: dict[str, dict[str, str]] = field(default_factory=dict)
+    def __init__(self, state: ClusterState, scope: str | None) -> None:
+        self.state = state
+        self.scope = scope  # namespace the user asked about; None for -A
 
     @classmethod
     def build(cls, state: ClusterState, scope: str | None) -> AuditContext:
-        ctx = cls(state, load_mesh_config(state), build_registry(state), scope)
-        for node in state.list("Node"):
-            ctx.node_labels[meta(node).get("name", "")] = labels(node)
-        return ctx
+        return cls(state, scope)
+
+    @cached_property
+    def mesh(self) -> MeshConfig:
+        return load_mesh_config(self.state)
+
+    @cached_property
+    def registry(self) -> list[RegistryEntry]:
+        return build_registry(self.state)
+
+    @cached_property
+    def node_labels(self) -> dict[str, dict[str, str]]:
+        return {str(meta(node).get("name", "")): labels(node) for node in self.state.list("Node")}
 
     def in_scope(self, obj: Obj) -> bool:
         return self.scope is None or meta(obj).get("namespace") == self.scope
@@ -37,18 +71,13 @@ class AuditContext:
     def list(self, kind: str) -> list[Obj]:
         return self.state.list(kind)
 
-    def namespaces(self) -> set[str]:
-        names = {meta(n).get("name", "") for n in self.state.list("Namespace")}
-        for kind in ("Service", "Pod", "DestinationRule", "PeerAuthentication"):
-            names |= {meta(o).get("namespace", "") for o in self.state.list(kind)}
-        return {n for n in names if n}
-
     def workload_labels(self, pod: Obj) -> dict[str, str]:
         """Pod labels plus its node's topology labels, as istiod matches subsets."""
         out = labels(pod)
-        node = (pod.get("spec") or {}).get("nodeName")
+        spec = pod.get("spec") if isinstance(pod.get("spec"), dict) else {}
+        node = spec.get("nodeName")
         for key in TOPOLOGY_LABELS:
-            value = self.node_labels.get(node or "", {}).get(key)
+            value = self.node_labels.get(str(node or ""), {}).get(key)
             if value:
                 out.setdefault(key, value)
         return out
@@ -57,8 +86,8 @@ class AuditContext:
         """Live pods whose labels match every (non-empty) selector value."""
         out = []
         for pod in self.state.list("Pod", namespace):
-            phase = (pod.get("status") or {}).get("phase")
-            if phase in ("Succeeded", "Failed"):
+            status = pod.get("status") if isinstance(pod.get("status"), dict) else {}
+            if status.get("phase") in ("Succeeded", "Failed"):
                 continue
             pod_labels = self.workload_labels(pod)
             if all(v != "" and pod_labels.get(k) == v for k, v in selector.items()):

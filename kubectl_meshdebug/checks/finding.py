@@ -1,4 +1,10 @@
-"""The one shape every diagnosis produces (DESIGN.md): id, severity, summary, evidence, fix."""
+"""The one shape every diagnosis produces (DESIGN.md), and the types findings are made from.
+
+A FindingType is declared once, in the module of the check that emits it, as istioctl's
+messages.yaml declares a message: its id, default severity, title, what it reads (object
+kinds and proxy data), and which other findings it can explain. Findings are made by
+calling their type, never by repeating an id as a string.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 SEVERITIES = ("error", "warning", "info")
+# What a check may read of a proxy (envoy.proxyview.PROXY_DATA).
+PROXY_DATA = ("clusters", "listeners", "routes", "statuses", "stats", "ready", "log")
 
 
 @dataclass
@@ -19,17 +27,21 @@ class Evidence:
 
 @dataclass
 class Finding:
-    id: str
+    type: FindingType
     severity: str
     summary: str
     evidence: list[Evidence] = field(default_factory=list)
     fix: str = ""
     resource: str = ""  # the object the finding is about, "Kind ns/name"
-    explains: int = 0  # higher: more directly explains the observed symptom
+    weight: int = 0  # higher: more directly explains the observed symptom
+
+    @property
+    def id(self) -> str:
+        return self.type.id
 
     @property
     def docs(self) -> str:
-        return f"docs/checks/{self.id}.md"
+        return self.type.docs
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -40,6 +52,58 @@ class Finding:
         }
 
 
+class FindingType:
+    """One entry of the catalogue. Call it to make a Finding of this type."""
+
+    def __init__(self, id: str, severity: str, title: str, *, kinds: tuple[str, ...] = (),
+                 proxy: tuple[str, ...] = (), explains: tuple[str, ...] = ()) -> None:
+        if severity not in SEVERITIES:
+            raise ValueError(f"{id}: severity {severity!r}")
+        unknown = set(proxy) - set(PROXY_DATA)
+        if unknown:
+            raise ValueError(f"{id}: unknown proxy data {sorted(unknown)}")
+        self.id = id
+        self.severity = severity
+        self.title = title
+        self.kinds = tuple(kinds)
+        self.proxy = tuple(proxy)
+        self.explains = tuple(explains)
+
+    @property
+    def docs(self) -> str:
+        return f"docs/checks/{self.id}.md"
+
+    def __repr__(self) -> str:
+        return f"FindingType({self.id!r})"
+
+    def __call__(self, summary: str, evidence: list[Evidence] | None = None, *, fix: str = "",
+                 resource: str = "", severity: str | None = None, weight: int = 0) -> Finding:
+        return Finding(self, severity or self.severity, summary, list(evidence or []), fix,
+                       resource, weight)
+
+
 def ordered(findings: list[Finding]) -> list[Finding]:
-    """Most severe first; within a severity, what explains the symptom most directly."""
-    return sorted(findings, key=lambda f: (SEVERITIES.index(f.severity), -f.explains))
+    """Cause before effect, then most severe, then what explains the symptom most directly.
+
+    A finding whose type explains another present finding's id goes before it (when the
+    cause is an error or a warning: an info is never the cause of an error). Among the
+    findings nothing left explains, the best by (severity, weight) comes next.
+    """
+    rank = {id(f): (SEVERITIES.index(f.severity), -f.weight, i) for i, f in enumerate(findings)}
+    causes: dict[int, set[int]] = {id(f): set() for f in findings}
+    for cause in findings:
+        if cause.severity == "info":
+            continue
+        for effect in findings:
+            if effect is not cause and effect.id in cause.type.explains and \
+                    effect.id != cause.id:
+                causes[id(effect)].add(id(cause))
+    out: list[Finding] = []
+    left = list(findings)
+    while left:
+        placed = {id(f) for f in out}
+        free = [f for f in left if not (causes[id(f)] - placed)]
+        pick = min(free or left, key=lambda f: rank[id(f)])
+        out.append(pick)
+        left.remove(pick)
+    return out

@@ -8,9 +8,11 @@ host on 443 through a sidecar then meets a plaintext HTTP parser: "wrong version
 
 from __future__ import annotations
 
+from typing import Any
+
 from kubectl_meshdebug.checks.context import SYSTEM_NAMESPACES, AuditContext
-from kubectl_meshdebug.checks.finding import Evidence, Finding
-from kubectl_meshdebug.checks.registry import CheckInfo, audit_check
+from kubectl_meshdebug.checks.finding import Evidence, Finding, FindingType
+from kubectl_meshdebug.checks.why503_context import Why503Context
 from kubectl_meshdebug.kube.state import labels, meta, ref
 from kubectl_meshdebug.mesh.protocol import (
     TLS_PORTS,
@@ -20,59 +22,113 @@ from kubectl_meshdebug.mesh.protocol import (
     port_protocol,
 )
 
+PORT_PROTOCOL_MISMATCH = FindingType(
+    "port-protocol-mismatch", "error", "A TLS port (443, 8443, ...) is declared as plaintext HTTP",
+    kinds=("Service",), proxy=("listeners", "routes"),
+    explains=("route-not-found", "upstream-connect-failure", "upstream-protocol-error"))
 
-def _port_text(port: dict) -> str:
+PORT_NAME_UNRECOGNIZED = FindingType(
+    "port-name-unrecognized", "info",
+    "A Service port name names no protocol Istio knows (IST0118)", kinds=("Service",))
+
+EXTERNALNAME_PORT_NAME_INVALID = FindingType(
+    "externalname-port-name-invalid", "warning",
+    "An ExternalName Service port is unnamed, named `tcp`, or names no protocol (IST0150)",
+    kinds=("Service",))
+
+PROTOCOL_CONFLICT = FindingType(
+    "protocol-conflict", "warning", "One port number is HTTP for some Services and TCP for others",
+    kinds=("Service",))
+
+
+def _ports(svc: dict[str, Any]) -> list[dict[str, Any]]:
+    spec = svc.get("spec") if isinstance(svc.get("spec"), dict) else {}
+    ports = spec.get("ports")
+    return [p for p in ports if isinstance(p, dict)] if isinstance(ports, list) else []
+
+
+def _port_text(port: dict[str, Any]) -> str:
     return (f"port {port.get('port')} name {port.get('name', '(none)')!r}"
             + (f" appProtocol {port['appProtocol']!r}" if port.get("appProtocol") else "")
             + f" targetPort {port.get('targetPort', port.get('port'))}")
 
 
-@audit_check(CheckInfo("port-protocol-mismatch",
-                       "A TLS port (443, 8443, ...) is declared as plaintext HTTP",
-                       ("Service",), audit=True))
-def port_protocol_mismatch(ctx: AuditContext) -> list[Finding]:
-    findings = []
-    for svc in ctx.list("Service"):
-        for port in (svc.get("spec") or {}).get("ports") or []:
+def _svc_type(svc: dict[str, Any]) -> str:
+    spec = svc.get("spec") if isinstance(svc.get("spec"), dict) else {}
+    return str(spec.get("type") or "ClusterIP")
+
+
+def _tls_port_offenders(services: list[dict[str, Any]],
+                        number: int | None = None) -> list[tuple[dict, dict, str, str]]:
+    out = []
+    for svc in services:
+        for port in _ports(svc):
             proto, how = port_protocol(port)
-            number = port.get("port")
-            if number in TLS_PORTS and is_http(proto) and how != "sniffed":
-                name = meta(svc).get("name")
-                findings.append(Finding(
-                    "port-protocol-mismatch", "error",
-                    f"Service {meta(svc).get('namespace')}/{name} declares port {number} as "
-                    f"{proto} (by its {how}): every sidecar in the mesh builds an HTTP route for "
-                    f"port {number}, so HTTPS/TLS calls to any host on {number} through a sidecar "
-                    "fail ('wrong version number')",
-                    [Evidence(ref(svc), _port_text(port))],
-                    fix=(f"If the port carries TLS, say so: name it 'https' (or set appProtocol: "
-                         f"https):\n  ports:\n  - name: https\n    port: {number}\n"
-                         f"    targetPort: {port.get('targetPort', number)}\n"
-                         f"Then check: kubectl meshdebug routes POD --name {number}"),
-                    resource=ref(svc), explains=3))
+            if port.get("port") in TLS_PORTS and is_http(proto) and how != "sniffed" and (
+                    number is None or port.get("port") == number):
+                out.append((svc, port, proto, how))
+    return out
+
+
+def port_protocol_mismatch_audit(ctx: AuditContext) -> list[Finding]:
+    findings = []
+    for svc, port, proto, how in _tls_port_offenders(ctx.list("Service")):
+        number = port.get("port")
+        findings.append(PORT_PROTOCOL_MISMATCH(
+            f"{ref(svc)} declares port {number} as {proto} (by its {how}): every sidecar in the "
+            f"mesh builds an HTTP route for port {number}, so HTTPS/TLS calls to any host on "
+            f"{number} through a sidecar fail ('wrong version number')",
+            [Evidence(ref(svc), _port_text(port))],
+            fix=(f"If the port carries TLS, say so: name it 'https' (or set appProtocol: "
+                 f"https):\n  ports:\n  - name: https\n    port: {number}\n"
+                 f"    targetPort: {port.get('targetPort', number)}\n"
+                 f"Then check: kubectl meshdebug routes POD --name {number}"),
+            resource=ref(svc), weight=3))
     return findings
 
 
-@audit_check(CheckInfo("port-name-unrecognized",
-                       "A Service port name names no protocol Istio knows (IST0118)",
-                       ("Service",), audit=True))
+def port_protocol_mismatch_call(ctx: Why503Context) -> list[Finding]:
+    if ctx.state is None or ctx.target.port not in TLS_PORTS:
+        return []
+    offenders = _tls_port_offenders(ctx.state.list("Service"), ctx.target.port)
+    if not offenders:
+        return []
+    http_listener = [name for name, chain in ctx.listener_chains if chain.route_config]
+    evidence = [Evidence(ref(svc), f"port {port.get('port')} name {port.get('name')!r} -> "
+                                   f"{proto} (by {how})") for svc, port, proto, how in offenders]
+    if http_listener:
+        vhosts = sorted({r.virtual_host for r in ctx.routes_for_port})
+        evidence.append(Evidence(f"envoy {ctx.client.label} listeners",
+                                 f"{http_listener[0]} is an HTTP listener with route config "
+                                 f"{ctx.target.port}: " + ", ".join(vhosts[:5])))
+    target_is_victim = ctx.target.external or all(
+        svc is not ctx.target.service for svc, *_ in offenders)
+    svc, port, *_ = offenders[0]
+    return [PORT_PROTOCOL_MISMATCH(
+        f"{ref(svc)} names port {ctx.target.port} '{port.get('name')}', so every sidecar treats "
+        f"port {ctx.target.port} as plaintext HTTP: TLS to {ctx.target.label} through the "
+        "sidecar meets an HTTP parser and fails ('wrong version number', or a 400/404)",
+        evidence,
+        fix=(f"Rename the port to 'https' (or set appProtocol: https) in "
+             f"{ref(svc)}:\n  ports:\n  - name: https\n    port: {ctx.target.port}\n"
+             f"    targetPort: {port.get('targetPort', ctx.target.port)}"),
+        resource=ref(svc), weight=9 if target_is_victim else 5)]
+
+
 def port_name_unrecognized(ctx: AuditContext) -> list[Finding]:
     findings = []
     for svc in ctx.list("Service"):
-        spec = svc.get("spec") or {}
-        if meta(svc).get("namespace") in SYSTEM_NAMESPACES or spec.get("type") == "ExternalName":
+        if meta(svc).get("namespace") in SYSTEM_NAMESPACES or _svc_type(svc) == "ExternalName":
             continue
         if "gateway.istio.io/managed" in labels(svc):  # Istio's own gateways and waypoints
             continue
-        for port in spec.get("ports") or []:
+        for port in _ports(svc):
             if follows_convention(port):
                 continue
-            findings.append(Finding(
-                "port-name-unrecognized", "info",
-                f"Service {meta(svc).get('namespace')}/{meta(svc).get('name')} port "
-                f"{port.get('port')} ({port.get('name') or 'no name'}) names no protocol: "
-                "Istio will sniff it, which adds latency and cannot work for server-first "
-                "protocols",
+            findings.append(PORT_NAME_UNRECOGNIZED(
+                f"{ref(svc)} port {port.get('port')} ({port.get('name') or 'no name'}) names no "
+                "protocol: Istio will sniff it, which adds latency and cannot work for "
+                "server-first protocols",
                 [Evidence(ref(svc), _port_text(port))],
                 fix="Name the port <protocol>[-suffix] (http, http2, grpc, tcp, tls, https, "
                     "mongo, mysql, redis) or set appProtocol.",
@@ -80,20 +136,42 @@ def port_name_unrecognized(ctx: AuditContext) -> list[Finding]:
     return findings
 
 
-@audit_check(CheckInfo("protocol-conflict",
-                       "One port number is HTTP for some Services and TCP for others",
-                       ("Service",), audit=True))
-def protocol_conflict(ctx: AuditContext) -> list[Finding]:
+def externalname_port_name_invalid(ctx: AuditContext) -> list[Finding]:
+    """IST0150: for ExternalName Services istiod builds a passthrough-style route by the
+    port's protocol; an unnamed port, or one named plainly `tcp`, leaves the proxy unable
+    to forward TCP to it reliably."""
+    findings = []
+    for svc in ctx.list("Service"):
+        if _svc_type(svc) != "ExternalName" or meta(svc).get("namespace") in SYSTEM_NAMESPACES:
+            continue
+        for port in _ports(svc):
+            if follows_convention(port) and port.get("name") != "tcp":
+                continue
+            findings.append(EXTERNALNAME_PORT_NAME_INVALID(
+                f"ExternalName {ref(svc)} port {port.get('port')} "
+                f"({port.get('name') or 'no name'}): the sidecar may not forward TCP on it, nor "
+                "traffic that matches no route, to "
+                f"{(svc.get('spec') or {}).get('externalName', 'the external name')}",
+                [Evidence(ref(svc), _port_text(port) + " type ExternalName")],
+                fix="Name the port by the protocol it really carries, e.g. https, tls or http "
+                    "(or set appProtocol):\n  ports:\n  - name: https\n"
+                    f"    port: {port.get('port')}",
+                resource=ref(svc), weight=2))
+    return findings
+
+
+def protocol_conflict(ctx: AuditContext, only_port: int | None = None) -> list[Finding]:
     by_port: dict[int, dict[str, list[str]]] = {}
     objects: dict[int, list[dict]] = {}
     for svc in ctx.list("Service"):
-        if (svc.get("spec") or {}).get("type") == "ExternalName":
+        if _svc_type(svc) == "ExternalName":
             continue
-        for port in (svc.get("spec") or {}).get("ports") or []:
+        for port in _ports(svc):
             kind = listener_kind(port_protocol(port)[0])
-            if kind == "sniffed":
+            number = port.get("port")
+            if kind == "sniffed" or not isinstance(number, int) or (
+                    only_port is not None and number != only_port):
                 continue
-            number = int(port.get("port") or 0)
             name = f"{meta(svc).get('namespace')}/{meta(svc).get('name')}"
             by_port.setdefault(number, {}).setdefault(kind, []).append(name)
             objects.setdefault(number, []).append(svc)
@@ -105,8 +183,7 @@ def protocol_conflict(ctx: AuditContext) -> list[Finding]:
         if not in_scope:
             continue
         http, tcp = sorted(kinds.get("HTTP", [])), sorted(kinds.get("TCP", []))
-        findings.append(Finding(
-            "protocol-conflict", "warning",
+        findings.append(PROTOCOL_CONFLICT(
             f"port {number} is HTTP for {', '.join(http)} but TCP/TLS for {', '.join(tcp)}: "
             f"sidecars share one outbound listener 0.0.0.0_{number}, and traffic that matches "
             "no Service address is handled by whichever protocol wins",
@@ -114,6 +191,12 @@ def protocol_conflict(ctx: AuditContext) -> list[Finding]:
              for k, names in sorted(kinds.items()) for n in names],
             fix="Use one protocol per port number across the mesh where you can, and name "
                 "ports by their real protocol.",
-            resource=f"Service {in_scope[0]['metadata'].get('namespace')}/"
-                     f"{in_scope[0]['metadata'].get('name')}"))
+            resource=ref(in_scope[0])))
     return findings
+
+
+def protocol_conflict_call(ctx: Why503Context) -> list[Finding]:
+    """The audit check, for the call's port only: it explains odd routing on that port."""
+    if ctx.state is None:
+        return []
+    return protocol_conflict(AuditContext(ctx.state, None), only_port=ctx.target.port)

@@ -12,30 +12,52 @@ from collections.abc import Iterator
 from typing import Any
 
 from kubectl_meshdebug.checks.context import AuditContext
-from kubectl_meshdebug.checks.finding import Evidence, Finding
-from kubectl_meshdebug.checks.registry import CheckInfo, audit_check
+from kubectl_meshdebug.checks.finding import Evidence, Finding, FindingType
 from kubectl_meshdebug.kube.state import meta, ref
 from kubectl_meshdebug.mesh import policy
 from kubectl_meshdebug.mesh.hosts import resolve_host
 from kubectl_meshdebug.mesh.names import fqdn_parts
 from kubectl_meshdebug.mesh.registry import lookup
+from kubectl_meshdebug.mesh.virtualservice import destinations, gateways, vs_namespaces
 
 Obj = dict[str, Any]
 
+VS_HOST_NOT_FOUND = FindingType(
+    "vs-host-not-found", "error",
+    "A VirtualService routes to a host or port that does not exist (IST0101)",
+    kinds=("VirtualService", "Service", "ServiceEntry"),
+    explains=("route-not-found", "cluster-not-found"))
 
-def destinations(vs: Obj) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(where, destination) for every route destination and mirror of a VirtualService."""
-    spec = vs.get("spec") or {}
-    for kind in ("http", "tcp", "tls"):
-        for i, route in enumerate(spec.get(kind) or []):
-            for j, dest in enumerate(route.get("route") or []):
-                if isinstance(dest.get("destination"), dict):
-                    yield f"spec.{kind}[{i}].route[{j}]", dest["destination"]
-            if isinstance(route.get("mirror"), dict):
-                yield f"spec.{kind}[{i}].mirror", route["mirror"]
-            for j, mirror in enumerate(route.get("mirrors") or []):
-                if isinstance(mirror.get("destination"), dict):
-                    yield f"spec.{kind}[{i}].mirrors[{j}]", mirror["destination"]
+VS_PORT_REQUIRED = FindingType(
+    "vs-port-required", "error", "A destination to a multi-port Service names no port (IST0112)",
+    kinds=("VirtualService", "Service", "ServiceEntry"))
+
+VS_SUBSET_UNDEFINED = FindingType(
+    "vs-subset-undefined", "error",
+    "A VirtualService routes to a subset no DestinationRule defines (IST0101)",
+    kinds=("VirtualService", "DestinationRule", "Service", "ServiceEntry", "ConfigMap"),
+    proxy=("routes", "clusters", "log"),
+    explains=("cluster-not-found",))
+
+DR_HOST_NOT_FOUND = FindingType(
+    "dr-host-not-found", "warning",
+    "A DestinationRule's host matches no Service or ServiceEntry (IST0174)",
+    kinds=("DestinationRule", "Service", "ServiceEntry"))
+
+SUBSET_NO_PODS = FindingType(
+    "subset-no-pods", "error", "A DestinationRule subset selects no pod of its Service (IST0173)",
+    kinds=("DestinationRule", "Service", "ServiceEntry", "Pod", "Node", "ConfigMap"),
+    proxy=("routes", "clusters", "statuses", "log"),
+    explains=("no-endpoints",))
+
+DR_DUPLICATE_HOST = FindingType(
+    "dr-duplicate-host", "warning", "Two DestinationRules in one namespace are for the same host",
+    kinds=("DestinationRule",))
+
+INGRESS_ROUTE_RULES_NOT_APPLIED = FindingType(
+    "ingress-route-rules-not-applied", "warning",
+    "Subset routing in a VirtualService has no effect on gateway traffic (IST0140)",
+    kinds=("VirtualService",))
 
 
 def vs_destinations(ctx: AuditContext) -> Iterator[tuple[Obj, str, str, dict[str, Any], str]]:
@@ -49,19 +71,6 @@ def vs_destinations(ctx: AuditContext) -> Iterator[tuple[Obj, str, str, dict[str
             yield vs, own, where, dest, resolve_host(str(dest.get("host", "")), own)
 
 
-def vs_namespaces(vs: Obj) -> list[str]:
-    """Where the VirtualService applies: its exportTo namespaces, else its own."""
-    own = meta(vs).get("namespace", "")
-    export = (vs.get("spec") or {}).get("exportTo") or []
-    out = []
-    for entry in export:
-        out.append(own if entry in (".", "*") else entry)
-    return sorted(set(out)) or [own]
-
-
-@audit_check(CheckInfo("vs-host-not-found",
-                       "A VirtualService routes to a host or port that does not exist (IST0101)",
-                       ("VirtualService", "Service", "ServiceEntry"), audit=True))
 def vs_host_not_found(ctx: AuditContext) -> list[Finding]:
     findings = []
     for vs, own, where, dest, host in vs_destinations(ctx):
@@ -69,35 +78,30 @@ def vs_host_not_found(ctx: AuditContext) -> list[Finding]:
         for ns in vs_namespaces(vs):
             entries = lookup(ctx.registry, host, ns)
             if not entries:
-                findings.append(Finding(
-                    "vs-host-not-found", "error",
+                findings.append(VS_HOST_NOT_FOUND(
                     f"VirtualService {own}/{meta(vs).get('name')} routes to {host}, which "
                     f"is no Service or ServiceEntry visible from namespace {ns}",
                     [Evidence(ref(vs), f"{where}.destination.host: {dest.get('host')}")],
                     fix="Point the destination at an existing Service (short names resolve "
                         "in the VirtualService's namespace; use the FQDN across "
                         "namespaces), or export the Service to this namespace.",
-                    resource=ref(vs), explains=2))
+                    resource=ref(vs), weight=2))
                 break
             if port is not None and not any(e.has_port(int(port)) for e in entries
                                             if e.ports):
                 if all(not e.ports for e in entries):
                     continue
-                findings.append(Finding(
-                    "vs-host-not-found", "error",
+                findings.append(VS_HOST_NOT_FOUND(
                     f"VirtualService {own}/{meta(vs).get('name')} routes to {host} port "
                     f"{port}, which that host does not have",
                     [Evidence(ref(vs), f"{where}.destination.port.number: {port}"),
                      Evidence(ref(entries[0].source), "ports: " + ", ".join(
                          str(p.get("port", p.get("number"))) for p in entries[0].ports))],
-                    fix="Use one of the Service's ports.", resource=ref(vs), explains=2))
+                    fix="Use one of the Service's ports.", resource=ref(vs), weight=2))
                 break
     return findings
 
 
-@audit_check(CheckInfo("vs-port-required",
-                       "A destination to a multi-port Service names no port (IST0112)",
-                       ("VirtualService", "Service"), audit=True))
 def vs_port_required(ctx: AuditContext) -> list[Finding]:
     findings = []
     for vs, own, where, dest, host in vs_destinations(ctx):
@@ -106,8 +110,7 @@ def vs_port_required(ctx: AuditContext) -> list[Finding]:
         entries = [e for e in lookup(ctx.registry, host, own)
                    if e.source.get("kind") == "Service"]
         if entries and len(entries[0].ports) > 1:
-            findings.append(Finding(
-                "vs-port-required", "error",
+            findings.append(VS_PORT_REQUIRED(
                 f"VirtualService {own}/{meta(vs).get('name')} routes to {host}, which has "
                 f"{len(entries[0].ports)} ports, without saying which",
                 [Evidence(ref(vs), f"{where}.destination has no port")],
@@ -115,9 +118,6 @@ def vs_port_required(ctx: AuditContext) -> list[Finding]:
     return findings
 
 
-@audit_check(CheckInfo("vs-subset-undefined",
-                       "A VirtualService routes to a subset no DestinationRule defines",
-                       ("VirtualService", "DestinationRule"), audit=True))
 def vs_subset_undefined(ctx: AuditContext) -> list[Finding]:
     findings = []
     for vs, own, where, dest, host in vs_destinations(ctx):
@@ -139,8 +139,7 @@ def vs_subset_undefined(ctx: AuditContext) -> list[Finding]:
             why = f"{ref(dr)} (the rule that applies) defines no subset {subset!r}"
         else:
             why = f"no DestinationRule for {host} applies in namespace {own}"
-        findings.append(Finding(
-            "vs-subset-undefined", "error",
+        findings.append(VS_SUBSET_UNDEFINED(
             f"VirtualService {own}/{meta(vs).get('name')} routes to subset {subset!r} of "
             f"{host}, but {why}: istiod creates no cluster outbound|PORT|{subset}|{host} "
             "and the route answers 503 NC (cluster_not_found)",
@@ -148,13 +147,10 @@ def vs_subset_undefined(ctx: AuditContext) -> list[Finding]:
             fix=(f"Define the subset in the DestinationRule for {host}:\n  subsets:\n"
                  f"  - name: {subset}\n    labels:\n      version: {subset}\n"
                  "or route to a subset that exists."),
-            resource=ref(vs), explains=3))
+            resource=ref(vs), weight=3))
     return findings
 
 
-@audit_check(CheckInfo("dr-host-not-found",
-                       "A DestinationRule's host matches no Service or ServiceEntry (IST0174)",
-                       ("DestinationRule", "Service", "ServiceEntry"), audit=True))
 def dr_host_not_found(ctx: AuditContext) -> list[Finding]:
     findings = []
     for dr in ctx.list("DestinationRule"):
@@ -165,8 +161,7 @@ def dr_host_not_found(ctx: AuditContext) -> list[Finding]:
             continue
         if not any(e.host == host or (e.host.startswith("*") and host.endswith(e.host[1:]))
                    for e in ctx.registry):
-            findings.append(Finding(
-                "dr-host-not-found", "warning",
+            findings.append(DR_HOST_NOT_FOUND(
                 f"DestinationRule {meta(dr).get('namespace')}/{meta(dr).get('name')} is for "
                 f"{host}, which is no Service or ServiceEntry: it applies to nothing",
                 [Evidence(ref(dr), f"spec.host: {(dr.get('spec') or {}).get('host')}")],
@@ -175,9 +170,6 @@ def dr_host_not_found(ctx: AuditContext) -> list[Finding]:
     return findings
 
 
-@audit_check(CheckInfo("subset-no-pods",
-                       "A DestinationRule subset selects no pod of its Service (IST0173)",
-                       ("DestinationRule", "Service", "Pod", "Node"), audit=True))
 def subset_no_pods(ctx: AuditContext) -> list[Finding]:
     findings = []
     for dr in ctx.list("DestinationRule"):
@@ -194,8 +186,7 @@ def subset_no_pods(ctx: AuditContext) -> list[Finding]:
             if ctx.pods_selected(svc.namespace, selector):
                 continue
             name = subset.get("name")
-            findings.append(Finding(
-                "subset-no-pods", "error",
+            findings.append(SUBSET_NO_PODS(
                 f"subset {name!r} of DestinationRule {meta(dr).get('namespace')}/"
                 f"{meta(dr).get('name')} selects no pod of {host}: its cluster "
                 f"outbound|PORT|{name}|{host} has no endpoints, so calls routed there get "
@@ -205,13 +196,10 @@ def subset_no_pods(ctx: AuditContext) -> list[Finding]:
                                            + ",".join(f"{k}={v}" for k, v in selector.items()))],
                 fix="Make the subset's labels match the pods' labels (kubectl get pods "
                     f"-n {svc.namespace} --show-labels), or deploy the missing version.",
-                resource=ref(dr), explains=3))
+                resource=ref(dr), weight=3))
     return findings
 
 
-@audit_check(CheckInfo("dr-duplicate-host",
-                       "Two DestinationRules in one namespace are for the same host",
-                       ("DestinationRule",), audit=True))
 def dr_duplicate_host(ctx: AuditContext) -> list[Finding]:
     seen: dict[tuple[str, str], list[Obj]] = {}
     for dr in ctx.list("DestinationRule"):
@@ -224,11 +212,52 @@ def dr_duplicate_host(ctx: AuditContext) -> list[Finding]:
         if len(drs) < 2 or not any(ctx.in_scope(d) for d in drs):
             continue
         names = sorted(meta(d).get("name", "") for d in drs)
-        findings.append(Finding(
-            "dr-duplicate-host", "warning",
+        findings.append(DR_DUPLICATE_HOST(
             f"{len(drs)} DestinationRules in {ns} are for {host} ({', '.join(names)}): istiod "
             "merges them, keeping only the oldest one's trafficPolicy and the first "
             "definition of each subset",
             [Evidence(ref(d), f"spec.host: {(d.get('spec') or {}).get('host')}") for d in drs],
             fix="Merge them into one DestinationRule.", resource=ref(drs[0])))
+    return findings
+
+
+def ingress_route_rules_not_applied(ctx: AuditContext) -> list[Finding]:
+    """IST0140: a gateway's VirtualService routing to a host without a subset, while a
+    VirtualService for that host splits it by subsets: the gateway's traffic skips that
+    split, because a gateway applies only its own VirtualServices."""
+    split: dict[str, list[tuple[Obj, str]]] = {}
+    for vs in ctx.list("VirtualService"):
+        own = str(meta(vs).get("namespace", ""))
+        spec = vs.get("spec") if isinstance(vs.get("spec"), dict) else {}
+        hosts = {resolve_host(str(h), own) for h in spec.get("hosts") or []
+                 if isinstance(h, (str, int))}
+        for where, dest in destinations(vs):
+            host = resolve_host(str(dest.get("host", "")), own)
+            if where.startswith("spec.http") and dest.get("subset") and host in hosts:
+                split.setdefault(host, []).append((vs, str(dest.get("subset"))))
+    findings = []
+    for vs in ctx.list("VirtualService"):
+        if not ctx.in_scope(vs) or not gateways(vs):
+            continue
+        own = str(meta(vs).get("namespace", ""))
+        for where, dest in destinations(vs):
+            if not where.startswith("spec.http[") or ".mirror" in where or dest.get("subset"):
+                continue
+            host = resolve_host(str(dest.get("host", "")), own)
+            others = [(o, subset) for o, subset in split.get(host, []) if o is not vs]
+            if not others:
+                continue
+            other, subset = others[0]
+            findings.append(INGRESS_ROUTE_RULES_NOT_APPLIED(
+                f"{ref(vs)} (on gateways {', '.join(gateways(vs))}) routes to {host} without a "
+                f"subset, so requests through the gateway skip the subset routing of "
+                f"{ref(other)} (subset {subset}): they go to every pod of {host}",
+                [Evidence(ref(vs), f"{where}.destination: host {dest.get('host')}, no subset"),
+                 Evidence(ref(other), f"routes {host} to subset {subset}")],
+                fix=("Route to the subsets in the gateway's VirtualService too, e.g.\n"
+                     f"  - destination:\n      host: {dest.get('host')}\n"
+                     f"      subset: {subset}\n"
+                     f"or bind {ref(other)} to the gateway as well (gateways: [mesh, GATEWAY])."),
+                resource=ref(vs), weight=2))
+            break
     return findings

@@ -1,83 +1,104 @@
 """What the why-503 checks read: the client's and servers' proxies, the target, the mesh.
 
-Derived facts (the route the call takes, its clusters, the access-log lines of this call)
-are computed once here so that checks stay short and agree with each other.
+Derived facts (the listener and route the call takes, its clusters, the access-log lines
+of this call) are computed once here so that checks stay short and agree with each other.
+Nothing here does I/O: the proxy views were collected before, and the state is read
+lazily through whatever the runner hands in (a recording one in the declaration tests).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from kubectl_meshdebug.checks.proxyview import ProxyView
-from kubectl_meshdebug.checks.target import CallTarget
 from kubectl_meshdebug.envoy.accesslog import AccessLogEntry
 from kubectl_meshdebug.envoy.config_dump import ClusterRecord, FilterChainInfo, RouteRecord
 from kubectl_meshdebug.envoy.flags import FLAGS
-from kubectl_meshdebug.kube.state import ClusterState, labels, meta
+from kubectl_meshdebug.envoy.proxyview import ProxyView
+from kubectl_meshdebug.kube.state import labels, meta
 from kubectl_meshdebug.kube.targets import is_ready, proxy_container, service_pods
-from kubectl_meshdebug.mesh import policy
+from kubectl_meshdebug.mesh import inbound, policy
 from kubectl_meshdebug.mesh.correlate import MeshContext
 from kubectl_meshdebug.mesh.hosts import vhost_matches
 from kubectl_meshdebug.mesh.names import outbound_cluster, parse_cluster_name
+from kubectl_meshdebug.mesh.target import CallTarget
 
 Obj = dict[str, Any]
+# Catch-all virtual hosts istiod adds to every outbound route config.
+CATCH_ALL_VHOSTS = ("allow_any", "block_all")
 
 
 def entry_text(e: AccessLogEntry) -> str:
     """An access-log line for evidence, its flags spelled out."""
     flags = ",".join(f"{f}={FLAGS[f].name}" if f in FLAGS else f for f in e.flags) or "-"
     parts = [str(e.status), flags, e.details or "", e.transport_failure or ""]
-    return " ".join(p for p in parts if p)
+    text = " ".join(p for p in parts if p)
+    if e.upstream_host:
+        text += f" {e.upstream_host}"
+    return text
 
 
-@dataclass
 class Why503Context:
-    target: CallTarget
-    client: ProxyView
-    servers: list[ProxyView]
-    state: ClusterState | None
-    mesh: MeshContext | None
-    checked: list[str] = field(default_factory=list)
+    def __init__(self, target: CallTarget, client: ProxyView, servers: list[ProxyView],
+                 state: Any, mesh: MeshContext | None) -> None:
+        self.target = target
+        self.client = client
+        self.servers = servers
+        self.state = state
+        self.mesh = mesh
+        self.checked: list[str] = []
 
-    # the route ------------------------------------------------------------------------
+    # the listener and route -------------------------------------------------------------
     @cached_property
     def route_config_names(self) -> list[str]:
         """Route configs the call's port can use: `PORT`, and `HOST:PORT` for some Istio."""
         return [str(self.target.port), f"{self.target.host}:{self.target.port}"]
 
     @cached_property
-    def route_configs_present(self) -> list[str]:
-        if self.client.dump is None:
-            return []
-        return [cfg.get("name", "") for cfg, _ in self.client.dump.route_configs()]
+    def route_configs_present(self) -> set[str]:
+        return self.client.route_config_names()
 
     @cached_property
     def listener_chains(self) -> list[tuple[str, FilterChainInfo]]:
-        """Outbound listener chains for the port: `0.0.0.0_PORT` or `IP_PORT`."""
-        if self.client.dump is None:
-            return []
+        """Outbound listener chains for the port: `0.0.0.0_PORT` or `IP_PORT` (TCP
+        services get one listener per cluster IP)."""
         out = []
-        for listener in self.client.dump.listeners():
-            if listener.name.endswith(f"_{self.target.port}") or listener.port == \
-                    self.target.port and listener.direction != "INBOUND":
+        for listener in self.client.listeners():
+            if listener.direction == "INBOUND" or listener.name == "virtualInbound":
+                continue
+            if listener.name.endswith(f"_{self.target.port}") or (
+                    listener.port == self.target.port and listener.name != "virtualOutbound"):
                 out += [(listener.name, c) for c in listener.chains]
         return out
 
     @cached_property
+    def has_outbound_listener(self) -> bool:
+        return bool(self.listener_chains)
+
+    @cached_property
     def routes_for_port(self) -> list[RouteRecord]:
-        if self.client.dump is None:
-            return []
-        return [r for r in self.client.dump.routes() if r.route_config in
-                self.route_config_names]
+        return [r for r in self.client.routes() if r.route_config in self.route_config_names
+                and not r.inline_listener]
 
     @cached_property
     def matched_route(self) -> RouteRecord | None:
-        """The first route of the first virtual host that answers the call's Host."""
+        """The first route of the first non-catch-all virtual host that answers the Host."""
         host_forms = [self.target.host, f"{self.target.host}:{self.target.port}"]
         for route in self.routes_for_port:
+            if route.virtual_host in CATCH_ALL_VHOSTS:
+                continue
             if any(vhost_matches(route.domains, h) for h in host_forms):
+                return route
+        return None
+
+    @cached_property
+    def catch_all_route(self) -> RouteRecord | None:
+        """The catch-all virtual host (`allow_any` or `block_all`) the call falls into
+        when no virtual host names it."""
+        if self.matched_route is not None:
+            return None
+        for route in self.routes_for_port:
+            if route.virtual_host in CATCH_ALL_VHOSTS or route.domains == ["*"]:
                 return route
         return None
 
@@ -99,19 +120,46 @@ class Why503Context:
 
     # logs -------------------------------------------------------------------------------
     @cached_property
+    def host_forms(self) -> set[str]:
+        """The names a caller can give in the Host header for the target."""
+        host = self.target.host
+        forms = {host}
+        if self.target.name:
+            name, ns = self.target.name, self.target.namespace
+            forms |= {f"{name}.{ns}", f"{name}.{ns}.svc", f"{name}.{ns}.svc.cluster"}
+            client_ns = self.mesh.client_namespace if self.mesh else None
+            if client_ns in (None, ns):
+                forms.add(name)
+            ip = ((self.target.service or {}).get("spec") or {}).get("clusterIP")
+            if isinstance(ip, str) and ip not in ("", "None"):
+                forms.add(ip)
+        return forms
+
+    def is_call(self, entry: AccessLogEntry) -> bool:
+        """Is this access-log line a call to the target host and port?"""
+        cluster = entry.upstream_cluster
+        if cluster and cluster != "-":
+            parsed = parse_cluster_name(cluster)
+            if parsed.direction == "outbound":
+                return parsed.fqdn == self.target.host and parsed.port == self.target.port
+            if parsed.direction == "inbound":
+                return False
+        authority = entry.authority.lower()
+        host, sep, port = authority.rpartition(":")
+        if not sep or not port.isdigit() or "]" in port:
+            host, port = authority, ""
+        if host not in self.host_forms:
+            return False
+        local_port = entry.downstream_local.rpartition(":")[2]
+        if local_port.isdigit():
+            return int(local_port) == self.target.port or \
+                (port.isdigit() and int(port) == self.target.port)
+        return not port or int(port) == self.target.port
+
+    @cached_property
     def call_entries(self) -> list[AccessLogEntry]:
-        """The client's access-log lines for this call (by cluster or Host), newest last."""
-        fqdn = self.target.host
-        short = fqdn.split(".")[0]
-        out = []
-        for entry in self.client.log_entries:
-            cluster_hit = entry.upstream_cluster and fqdn in entry.upstream_cluster
-            authority = entry.authority.split(":")[0]
-            host_hit = authority in (fqdn, short) or (authority.startswith(short + ".")
-                                                      and fqdn.startswith(authority))
-            if cluster_hit or host_hit:
-                out.append(entry)
-        return out
+        """The client's access-log lines for this call, newest last."""
+        return [e for e in self.client.log_entries if self.is_call(e)]
 
     def failures(self, flag: str | None = None) -> list[AccessLogEntry]:
         bad = [e for e in self.call_entries if e.status >= 500 or e.status == 404]
@@ -119,7 +167,35 @@ class Why503Context:
             bad = [e for e in bad if flag in e.flags]
         return bad
 
+    def server_entries(self, server: ProxyView) -> list[AccessLogEntry]:
+        """The server sidecar's inbound lines (calls arriving from any client)."""
+        target_port = self.target_port
+        out = []
+        for e in server.log_entries:
+            cluster = parse_cluster_name(e.upstream_cluster) if e.upstream_cluster else None
+            if cluster is not None and cluster.direction == "inbound":
+                if target_port is None or cluster.port in (None, target_port):
+                    out.append(e)
+        return out
+
     # mesh -----------------------------------------------------------------------------
+    @cached_property
+    def target_port(self) -> int | None:
+        """The Service port's targetPort, resolved against a pod's named ports."""
+        port = self.target.service_port or {}
+        value = port.get("targetPort", port.get("port", self.target.port))
+        if isinstance(value, int):
+            return value
+        if isinstance(value, str) and value.isdigit():
+            return int(value)
+        for pod in self.server_pods[:1]:
+            for c in ((pod.get("spec") or {}).get("containers") or []):
+                for p in c.get("ports") or []:
+                    if isinstance(p, dict) and p.get("name") == value:
+                        number = p.get("containerPort")
+                        return number if isinstance(number, int) else None
+        return None
+
     @cached_property
     def server_pods(self) -> list[Obj]:
         if self.state is None or self.target.service is None:
@@ -144,27 +220,14 @@ class Why503Context:
         if self.mesh is None or self.state is None or not self.server_pods:
             return None
         pod = self.server_pods[0]
-        target_port = (self.target.service_port or {}).get("targetPort")
-        port = int(target_port) if isinstance(target_port, int) or str(
-            target_port).isdigit() else None
         return policy.peer_auth_mode(self.state, self.mesh.mesh, meta(pod).get("namespace", ""),
-                                     labels(pod), port)
+                                     labels(pod), self.target_port)
 
     def subset_of(self, cluster_name: str) -> str:
         return parse_cluster_name(cluster_name).subset
 
-    def inbound_chains(self, server: ProxyView) -> list[FilterChainInfo]:
-        """The server proxy's inbound chains for the Service's target port."""
-        if server.dump is None:
+    def inbound_chains(self, server: ProxyView) -> list[inbound.InboundChain]:
+        """The server proxy's inbound chains a call to the Service's target port takes."""
+        if not server.reachable:
             return []
-        target_port = (self.target.service_port or {}).get("targetPort", self.target.port)
-        chains = []
-        for listener in server.dump.listeners():
-            if listener.direction == "OUTBOUND" or listener.name.startswith("0.0.0.0_") and \
-                    listener.direction != "INBOUND":
-                continue
-            for chain in listener.chains:
-                port = chain.match.get("destination_port")
-                if port in (None, target_port) or listener.port == target_port:
-                    chains.append(chain)
-        return chains
+        return inbound.chains_for_port(server.listeners(), self.target_port)

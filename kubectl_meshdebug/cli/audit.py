@@ -31,15 +31,15 @@ def audit(ctx: click.Context, checks: tuple[str, ...], severity: str) -> int:
     subsets or hosts that do not exist, duplicate rules, and mTLS modes that contradict
     each other. Exit code 1 when there are errors.
     """
-    from kubectl_meshdebug.checks.audit import run_audit
-    from kubectl_meshdebug.checks.registry import CATALOGUE
+    from kubectl_meshdebug.checks.registry import audit_ids
+    from kubectl_meshdebug.checks.runner import run_audit
 
     rt = runtime(ctx)
-    unknown = [c for c in checks if c not in CATALOGUE or not CATALOGUE[c].audit]
+    known = audit_ids()
+    unknown = [c for c in checks if c not in known]
     if unknown:
         raise UsageError(f"unknown check {unknown[0]!r}",
-                         hint="audit checks: " + ", ".join(
-                             sorted(c for c, i in CATALOGUE.items() if i.audit)))
+                         hint="audit checks: " + ", ".join(known))
     scope = None if rt.settings.all_namespaces else rt.namespace
     state = rt.state()
     ran, findings = run_audit(state, scope, list(checks) or None)
@@ -53,6 +53,7 @@ def audit(ctx: click.Context, checks: tuple[str, ...], severity: str) -> int:
                             "installed here, or not that part of it")
         else:
             rt.printer.note(f"note: the API server has no {kind} resource (404)")
+    rt.note_limits()
     where = "in all namespaces" if scope is None else f"in namespace {scope}"
     if rt.settings.output in ("json", "yaml"):
         rt.printer.document(findings_document({"scope": scope or "*"}, ran, findings))

@@ -141,23 +141,15 @@ def _follow_file(path: str, stop: threading.Event) -> Iterator[str]:
 
 
 def _follow_pod(rt: Runtime, proxy: Proxy, stop: threading.Event) -> Iterator[str]:
-    from kubernetes import client as kclient
-
-    core = kclient.CoreV1Api(rt.api_client())
-    resp = core.read_namespaced_pod_log(
-        proxy.name, proxy.namespace, container=rt.settings.container, follow=True,
-        since_seconds=1, _preload_content=False)
+    source = rt.state().source
     buffer = b""
-    try:
-        for chunk in resp.stream(4096):
-            if stop.is_set():
-                break
-            buffer += chunk
-            *lines, buffer = buffer.split(b"\n")
-            for line in lines:
-                yield line.decode("utf-8", "replace")
-    finally:
-        resp.release_conn()
+    for chunk in source.follow_log(proxy.namespace, proxy.name, rt.settings.container):
+        if stop.is_set():
+            break
+        buffer += chunk
+        *lines, buffer = buffer.split(b"\n")
+        for line in lines:
+            yield line.decode("utf-8", "replace")
 
 
 def _stream(rt: Runtime, proxies: list[Proxy], files: dict[str, str], out: IO[str],

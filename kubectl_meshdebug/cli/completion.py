@@ -54,9 +54,9 @@ def run_completion(group: click.Group, words: list[str]) -> int:
                 lines += [(f"{name}:", f"now {level}") for name, level in
                           _loggers(before, positional[0]).items()]
             elif command_name == "demo":
-                from kubectl_meshdebug.lab.scenarios import SCENARIOS
+                from kubectl_meshdebug.cli.demo import scenario_choices
 
-                lines = [(s.name, s.summary) for s in SCENARIOS.values()]
+                lines = scenario_choices()
             elif not positional:
                 lines = [(p, "pod") for p in _pod_names(before)]
     for value, desc in lines:

@@ -108,3 +108,10 @@ def _run_why503(args: list[str], output: str, no_color: bool) -> int:
     extra = ["-o", output] + (["--no-color"] if no_color else [])
     result = cli.main(args=args + extra, prog_name="kubectl meshdebug", standalone_mode=False)
     return int(result or 0)
+
+
+def scenario_choices() -> list[tuple[str, str]]:
+    """(name, summary) of every scenario, for completion (the lab stays under demo)."""
+    from kubectl_meshdebug.lab.scenarios import SCENARIOS
+
+    return [(s.name, s.summary) for s in SCENARIOS.values()]

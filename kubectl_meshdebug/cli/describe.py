@@ -96,8 +96,11 @@ def render(printer: Printer, doc: dict[str, Any]) -> None:
         else:
             printer.line("DestinationRule: none")
         for vs in svc["virtual_services"]:
-            printer.line(f"VirtualService: {vs['name']}"
-                         + ("" if vs.get("for_this_service") else " (routes here from elsewhere)"))
+            where = "" if vs.get("for_this_service") else " (routes here from elsewhere)"
+            if not vs.get("applies_to_sidecars", True):
+                where += (f" (gateways {', '.join(vs['gateways'])} only: not applied to calls "
+                          "from sidecars)")
+            printer.line(f"VirtualService: {vs['name']}{where}")
             for r in vs["routes"]:
                 weight = f" with weight {r['weight']}%" if r.get("weight") is not None else ""
                 subset = f" subset {r['subset']}" if r.get("subset") else ""

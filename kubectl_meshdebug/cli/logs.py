@@ -35,8 +35,9 @@ def logs(ctx: click.Context, pod: str | None, explain: bool, status_filter: str 
     linked to the finding that usually explains it. Lines in other formats are shown as
     they are, never dropped.
     """
+    from kubectl_meshdebug.checks.symptoms import explain
     from kubectl_meshdebug.envoy.accesslog import parse_line
-    from kubectl_meshdebug.envoy.explain import explain_entry, status_matches
+    from kubectl_meshdebug.envoy.explain import status_matches
     from kubectl_meshdebug.envoy.flags import split_flags
 
     rt = runtime(ctx)
@@ -48,9 +49,14 @@ def logs(ctx: click.Context, pod: str | None, explain: bool, status_filter: str 
             raise UsageError("reading a pod's log needs the API server",
                              hint="use --log-file FILE (kubectl logs POD -c istio-proxy > FILE)")
         ref = parse_target(pod)
+        if ref.kind != "Pod":
+            proxy = rt.proxy(pod)
+            name, namespace = proxy.name, proxy.namespace
+        else:
+            name, namespace = ref.name, rt.namespace
         live = rt.state().source
-        text = live.pod_log(rt.namespace, ref.name, rt.settings.container, tail)
-        source = f"{rt.namespace}/{ref.name}"
+        text = live.pod_log(namespace, name, rt.settings.container, tail)
+        source = f"{namespace}/{name}"
     else:
         raise UsageError("name a POD, or give --log-file FILE")
     wanted_flags = set(split_flags(flag_filter or ""))
@@ -72,7 +78,7 @@ def logs(ctx: click.Context, pod: str | None, explain: bool, status_filter: str 
             continue
         item = {"raw": entry.raw, "parsed": True, **entry.to_dict()}
         if explain:
-            item.update(explain_entry(entry))
+            item.update(explain(entry))
         items.append(item)
     printer = rt.printer
     if rt.settings.output in ("json", "yaml"):

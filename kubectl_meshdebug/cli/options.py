@@ -13,6 +13,8 @@ import click
 
 from kubectl_meshdebug.render.formats import OUTPUTS
 
+DEFAULT_MAX_SIZE = 1024 ** 3  # 1 GiB: a 20,000-service dump with EDS is about 150 MB
+
 
 class Settings:
     """The global flags' values (a plain class: dataclasses cost every start-up)."""
@@ -23,7 +25,7 @@ class Settings:
                  no_color: bool = False, manifests: list[str] | None = None,
                  admin_urls: list[str] | None = None, transport: str = "exec",
                  container: str = "istio-proxy", admin_port: int = 15000,
-                 concurrency: int = 8) -> None:
+                 concurrency: int = 8, max_size: int = DEFAULT_MAX_SIZE) -> None:
         self.kubeconfig = kubeconfig
         self.context = context
         self.namespace = namespace
@@ -38,6 +40,15 @@ class Settings:
         self.container = container
         self.admin_port = admin_port
         self.concurrency = concurrency
+        self.max_size = max_size
+
+    @property
+    def max_answer_bytes(self) -> int:
+        return self.max_size
+
+    @property
+    def max_input_bytes(self) -> int:
+        return self.max_size
 
 
 def settings(ctx: click.Context) -> Settings:
@@ -64,22 +75,63 @@ def _store(attr: str, multiple: bool = False) -> Callable[[click.Context, click.
     return callback
 
 
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+MAX_DURATION = 7 * 24 * 3600.0
+
+
+def parse_duration(text: Any, what: str = "duration") -> float:
+    """`30s`, `1m`, `500ms`, `1.5h` or plain seconds, the one grammar every duration flag
+    takes (as kubectl's --request-timeout does)."""
+    raw = str(text).strip().lower()
+    unit = next((u for u in ("ms", "s", "m", "h") if raw.endswith(u)), "")
+    number = raw[: len(raw) - len(unit)] if unit else raw
+    if not number or len(number) > 12 or not number.isascii() or \
+            not number.replace(".", "", 1).isdigit():
+        raise click.BadParameter(f"{text!r} is not a {what} like 30s, 1m or 500ms")
+    seconds = float(number) * _DURATION_UNITS.get(unit, 1.0)
+    if seconds > MAX_DURATION:
+        raise click.BadParameter(f"{text!r} is longer than a week")
+    return seconds
+
+
+def duration_option(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """A click callback for duration flags (None stays None)."""
+    if value is None:
+        return None
+    return parse_duration(value)
+
+
 def _parse_timeout(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
     if value is None:
         return value
-    text = str(value).strip().lower()
-    units = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-    for unit in ("ms", "s", "m", "h"):
-        if text.endswith(unit) and text[: -len(unit)].replace(".", "", 1).isdigit():
-            seconds = float(text[: -len(unit)]) * units[unit]
-            break
-    else:
-        if not text.replace(".", "", 1).isdigit():
-            raise click.BadParameter(f"{value!r} is not a duration like 30s, 1m or 500ms")
-        seconds = float(text)
+    seconds = parse_duration(value)
     if seconds <= 0:
-        seconds = 3600.0  # kubectl: 0 means no timeout
+        seconds = MAX_DURATION  # kubectl: 0 means no timeout
     return _store("request_timeout")(ctx, param, seconds)
+
+
+_SIZE_UNITS = {"": 1, "k": 1000, "m": 1000 ** 2, "g": 1000 ** 3, "ki": 1024, "mi": 1024 ** 2,
+               "gi": 1024 ** 3}
+
+
+def parse_size(text: str) -> int:
+    """`512Mi`, `2Gi`, `100M`, `1000000` -> bytes (Kubernetes quantity suffixes)."""
+    raw = str(text).strip().lower().removesuffix("b")
+    number = raw.rstrip("kmgi")
+    unit = raw[len(number):]
+    if not number or not number.isascii() or not number.replace(".", "", 1).isdigit() or \
+            unit not in _SIZE_UNITS or len(number) > 15:
+        raise click.BadParameter(f"{text!r} is not a size like 512Mi or 2Gi")
+    size = int(float(number) * _SIZE_UNITS[unit])
+    if size < 1024:
+        raise click.BadParameter(f"{text!r} is smaller than 1Ki")
+    return size
+
+
+def _parse_size_option(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    if value is None:
+        return value
+    return _store("max_size")(ctx, param, parse_size(value))
 
 
 GLOBAL_OPTIONS: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
@@ -113,6 +165,8 @@ GLOBAL_OPTIONS: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
                  callback=_store("container"), help="Proxy container (default istio-proxy)."),
     click.option("--admin-port", type=click.IntRange(1, 65535), expose_value=False,
                  callback=_store("admin_port"), help="Envoy admin port (default 15000)."),
+    click.option("--max-size", metavar="SIZE", expose_value=False, callback=_parse_size_option,
+                 help="Largest proxy answer or input file read, e.g. 2Gi (default 1Gi)."),
 ]
 
 

@@ -8,7 +8,14 @@ import click
 
 from kubectl_meshdebug.cli.common import CONTEXT, runtime
 from kubectl_meshdebug.cli.options import concurrency_option, global_options
-from kubectl_meshdebug.errors import EXIT_FINDINGS, EXIT_OK, MeshdebugError, UnreachableError
+from kubectl_meshdebug.errors import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    EXIT_UNREACHABLE,
+    MeshdebugError,
+    UnreachableError,
+    UsageError,
+)
 
 if TYPE_CHECKING:
     from kubectl_meshdebug.cli.runtime import Proxy, Runtime
@@ -47,122 +54,114 @@ def why_503(ctx: click.Context, pod: str, service: str, servers: tuple[str, ...]
     available, and the Services, DestinationRules, VirtualServices, PeerAuthentications and
     Sidecars around them. Exit code 1 when it finds errors.
     """
-    from kubectl_meshdebug.checks.proxyview import fetch_views
-    from kubectl_meshdebug.checks.target import resolve_target
-    from kubectl_meshdebug.checks.why503 import WHY503_KINDS, run_why503
+    from kubectl_meshdebug.checks.registry import WHY503_CHECKS
+    from kubectl_meshdebug.checks.runner import kinds_of, proxy_data_of, run_why503
     from kubectl_meshdebug.checks.why503_context import Why503Context
+    from kubectl_meshdebug.envoy.proxyview import collect_views
     from kubectl_meshdebug.mesh.correlate import MeshContext
+    from kubectl_meshdebug.mesh.focus import client_focus, server_focus
+    from kubectl_meshdebug.mesh.target import resolve_target, target_port_number
     from kubectl_meshdebug.render.findings import findings_document, print_findings
 
     rt = runtime(ctx)
+    checks = WHY503_CHECKS
     state = rt.state() if rt.has_cluster_view() else None
-    if state is not None:
-        state.prefetch(WHY503_KINDS)
     client = _client(rt, pod)
     client_ns = client.namespace
+    if state is not None:
+        state.widen(client_ns)
     target = resolve_target(service, client_ns, state)
+    if state is not None:
+        state.widen(target.namespace)
+        state.prefetch(kinds_of(checks))
     server_proxies = _servers(rt, servers, target, state)
-    texts = _logs(rt, logs, log_files, tail, [client] + server_proxies)
-    entries = [(p.label, p.pod, p.admin) for p in [client] + server_proxies]
+    peers = [client] + server_proxies
+    texts = _logs(rt, logs, log_files, tail, peers)
     if rt.printer.err.isatty():
-        rt.printer.note(f"reading {len(entries)} prox{'y' if len(entries) == 1 else 'ies'}...")
-    fetched = fetch_views(entries, texts, rt.settings.concurrency,
-                          _focus(client, server_proxies, target))
+        rt.printer.note(f"reading {len(peers)} prox{'y' if len(peers) == 1 else 'ies'}...")
+    focus = {client.label: client_focus(target.host, target.port)}
+    for server in server_proxies:
+        focus[server.label] = server_focus(target_port_number(target.service_port, server.pod))
+    fetched = collect_views([(p.label, p.pod, p.admin) for p in peers], texts,
+                            proxy_data_of(checks), focus, rt.settings.concurrency)
     client_view, server_views = fetched[0], fetched[1:]
     if client.admin is not None and client_view.dump is None:
         raise UnreachableError(f"could not read the proxy of {client.label}: "
                                + "; ".join(client_view.errors[:2]))
     mesh = MeshContext.build(state, client.pod, client_ns) if state is not None else None
     why = Why503Context(target, client_view, server_views, state, mesh)
-    findings = run_why503(why)
+    findings = run_why503(why, checks)
     read = {"client": client.label, "servers": [s.label for s in server_proxies],
             "logs": sorted(texts), "objects": "manifests" if rt.offline else
             ("api-server" if state is not None else "none")}
+    unread = [f"{v.label}: {e}" for v in fetched for e in v.errors]
+    unread += [f"{p.label}: its proxy could not be reached" for p in server_proxies
+               if p.admin is None and p.pod is not None and _has_proxy(rt, p.pod)]
     if rt.settings.output in ("json", "yaml"):
         doc = findings_document({"client": client.label, "host": target.host,
                                  "port": target.port}, why.checked, findings)
         doc["read"] = read
-        doc["errors"] = [f"{v.label}: {e}" for v in fetched for e in v.errors]
+        doc["errors"] = unread
         rt.printer.document(doc)
     else:
         title = f"why-503: {client.label} -> {target.label}"
         print_findings(rt.printer, findings, title=title, checked=why.checked,
                        wide=rt.settings.output == "wide")
-        unread = [f"{v.label}: {e}" for v in fetched for e in v.errors]
         for line in unread[:5]:
             rt.printer.note(f"note: could not read {line}")
         if not texts:
             rt.printer.note("note: no access logs read; add --logs (or --log-file) to see "
                             "response flags")
-    return EXIT_FINDINGS if any(f.severity == "error" for f in findings) else EXIT_OK
+    rt.note_limits()
+    if any(f.severity == "error" for f in findings):
+        return EXIT_FINDINGS
+    if server_proxies and all(p.admin is None or any(
+            v.label == p.label and v.errors for v in server_views) for p in server_proxies) \
+            and servers:
+        return EXIT_UNREACHABLE  # the servers the user named could not be read
+    return EXIT_OK
 
 
-def _focus(client: _Peer, servers: list[_Peer], target: Any) -> dict[str, Any]:
-    """Ask each proxy only for what this call can involve (see ViewFocus)."""
-    import re
+def _has_proxy(rt: Runtime, pod: dict) -> bool:
+    from kubectl_meshdebug.kube.targets import proxy_container
 
-    from kubectl_meshdebug.checks.proxyview import ViewFocus
-
-    port, host = target.port, target.host
-    # Envoy caps these RE2 patterns at a program size of 100, so they stay short and
-    # over-inclusive (`httpbin.foo.*`); the checks match exact names themselves.
-    labels = host.split(".")
-    short = re.escape(".".join(labels[:2])) + (r"\..*" if len(labels) > 2 else "")
-    out = {client.label: ViewFocus(
-        clusters=rf"outbound\|{port}\|[^|]*\|{short}", routes=rf"{port}|.*:{port}",
-        listeners=rf".*_{port}|virtualOutbound", host=host, port=port)}
-    target_port = (target.service_port or {}).get("targetPort", port)
-    for server in servers:
-        out[server.label] = ViewFocus(clusters=r"inbound\|.*", routes="",
-                                      listeners=rf"virtualInbound|inbound.*|.*_{target_port}")
-    return out
+    return proxy_container(pod, rt.settings.container) is not None
 
 
-class _Peer:
-    """A pod on the call's path; `admin` is None when its proxy cannot be reached."""
-
-    def __init__(self, label: str, namespace: str, pod: dict | None, admin: Any) -> None:
-        self.label = label
-        self.namespace = namespace
-        self.pod = pod
-        self.admin = admin
-
-
-def _client(rt: Runtime, target: str) -> _Peer:
+def _client(rt: Runtime, target: str) -> Proxy:
+    from kubectl_meshdebug.cli.runtime import Proxy
     from kubectl_meshdebug.kube.state import meta
 
     try:
-        proxy: Proxy = rt.proxy(target)
-        return _Peer(proxy.label, proxy.namespace, proxy.pod, proxy.admin)
+        return rt.proxy(target)
     except MeshdebugError as exc:
         pod = _pod_without_sidecar(rt, target)
         if pod is None:
             raise exc from None
         m = meta(pod)
-        return _Peer(f"{m.get('namespace')}/{m.get('name')}", m.get("namespace", ""), pod, None)
+        return Proxy(str(m.get("namespace", "")), str(m.get("name", "")), pod, None)
 
 
 def _pod_without_sidecar(rt: Runtime, target: str) -> dict | None:
-    from kubectl_meshdebug.kube.targets import proxy_container
+    from kubectl_meshdebug.kube.targets import parse_target, proxy_container
 
     if not rt.has_cluster_view():
         return None
-    from kubectl_meshdebug.kube.targets import parse_target
-
     ref = parse_target(target)
     if ref.kind != "Pod":
         return None
-    pod = rt.state().get("Pod", rt.namespace, ref.name)
+    pod = rt.find_pod(ref, rt.namespace)
     if pod is not None and proxy_container(pod, rt.settings.container) is None:
         return pod
     return None
 
 
-def _servers(rt: Runtime, names: tuple[str, ...], target: Any, state: Any) -> list[_Peer]:
+def _servers(rt: Runtime, names: tuple[str, ...], target: Any, state: Any) -> list[Proxy]:
+    from kubectl_meshdebug.cli.runtime import Proxy
     from kubectl_meshdebug.kube.state import meta
     from kubectl_meshdebug.kube.targets import proxy_container, service_pods
 
-    peers: list[_Peer] = []
+    peers: list[Proxy] = []
     candidates: list[tuple[str, dict | None]] = []
     if names:
         candidates = [(n, None) for n in names]
@@ -174,16 +173,20 @@ def _servers(rt: Runtime, names: tuple[str, ...], target: Any, state: Any) -> li
             continue
         try:
             proxy = rt.proxy_for_pod(pod) if pod is not None else rt.proxy(name)
-            peers.append(_Peer(proxy.label, proxy.namespace, proxy.pod or pod, proxy.admin))
-        except MeshdebugError:
-            if pod is not None:
-                peers.append(_Peer(f"{meta(pod).get('namespace')}/{meta(pod).get('name')}",
-                                   meta(pod).get("namespace", ""), pod, None))
+            if proxy.pod is None:
+                proxy.pod = pod
+            peers.append(proxy)
+        except MeshdebugError as exc:
+            if pod is None:
+                raise
+            m = meta(pod)
+            peers.append(Proxy(str(m.get("namespace", "")), str(m.get("name", "")), pod, None))
+            rt.printer.note(f"note: {exc.one_line()}")
     return peers
 
 
 def _logs(rt: Runtime, live: bool, files: tuple[str, ...], tail: int,
-          peers: list[_Peer]) -> dict[str, str]:
+          peers: list[Proxy]) -> dict[str, str]:
     from kubectl_meshdebug.cli.common import read_text_file
 
     texts: dict[str, str] = {}
@@ -194,19 +197,19 @@ def _logs(rt: Runtime, live: bool, files: tuple[str, ...], tail: int,
             continue
         peer = next((p for p in peers if p.label == name or p.label.endswith("/" + name)), None)
         if peer is None:
-            from kubectl_meshdebug.errors import UsageError
-
             raise UsageError(f"--log-file {spec}: {name} is not a pod on this call's path",
                              hint="pods: " + ", ".join(p.label for p in peers))
         texts[peer.label] = read_text_file(path, "--log-file")
-    if live and not rt.offline:
+    if live and not rt.offline and rt.has_cluster_view():
         source = rt.state().source
         for peer in peers:
-            if peer.label in texts or not hasattr(source, "pod_log"):
+            if peer.label in texts or not hasattr(source, "pod_log") or peer.pod is None:
                 continue
-            ns, name = peer.label.split("/", 1)
+            if not _has_proxy(rt, peer.pod):
+                continue
             try:
-                texts[peer.label] = source.pod_log(ns, name, rt.settings.container, tail)
+                texts[peer.label] = source.pod_log(peer.namespace, peer.name,
+                                                   rt.settings.container, tail)
             except MeshdebugError as exc:
                 rt.printer.note(f"note: no log for {peer.label}: {exc.one_line()}")
     return texts

@@ -33,6 +33,7 @@ class AccessLogEntry:
     upstream_cluster: str = ""
     request_id: str = ""
     route_name: str = ""
+    downstream_local: str = ""  # the address the caller dialled (original destination)
     start: str = ""
     duration_ms: int | None = None
     raw: str = ""
@@ -79,6 +80,8 @@ def parse_text(line: str) -> AccessLogEntry | None:
         tail = after[q[4] + 1:]
         if tail:
             entry.upstream_cluster = _unquote(tail[0])
+        if len(tail) >= 3:
+            entry.downstream_local = _unquote(tail[2])
         if len(tail) >= 6:
             entry.route_name = _unquote(tail[5])
     return entry
@@ -90,6 +93,7 @@ _JSON_KEYS = {
     "upstream_transport_failure_reason": "transport_failure", "method": "method",
     "path": "path", "authority": "authority", "upstream_host": "upstream_host",
     "upstream_cluster": "upstream_cluster", "request_id": "request_id",
+    "downstream_local_address": "downstream_local",
     "x_request_id": "request_id", "route_name": "route_name", "start_time": "start",
     "duration": "duration_ms",
 }

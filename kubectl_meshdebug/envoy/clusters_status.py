@@ -67,6 +67,8 @@ def parse_clusters_json(doc: Any) -> dict[str, ClusterStatus]:
     """Index `/clusters?format=json` by cluster name."""
     if not isinstance(doc, dict):
         raise ValueError("not /clusters?format=json output: expected a JSON object")
+    if not doc:
+        return {}  # Envoy's answer when a ?filter= matches no cluster
     if protojson.needs_normalizing(doc, depth=4):
         doc = protojson.normalize(doc)
     statuses = doc.get("cluster_statuses")
@@ -78,7 +80,7 @@ def parse_clusters_json(doc: Any) -> dict[str, ClusterStatus]:
     for item in statuses:
         try:
             status = _cluster_status(item)
-        except (AttributeError, TypeError, ValueError):
+        except (AttributeError, TypeError, ValueError, OverflowError):
             continue  # a malformed entry: skip it rather than fail the whole answer
         out[status.name] = status
     return out

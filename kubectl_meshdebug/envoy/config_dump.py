@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -151,6 +150,7 @@ class RouteRecord:
     clusters: list[tuple[str, int | None]]
     istio: dict[str, Any]
     raw: dict[str, Any]
+    inline_listener: str = ""  # set for a route config inlined in that listener (no RDS)
 
 
 @dataclass
@@ -165,8 +165,16 @@ class EndpointRecord:
 
 @dataclass
 class ConfigDump:
+    """A parsed dump; each section is indexed once, on first use."""
+
     sections: dict[str, dict[str, Any]]
-    skipped: int = 0  # resources too malformed to read
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    _skipped: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def skipped(self) -> int:
+        """Resources too malformed to read, over the sections indexed so far."""
+        return sum(self._skipped.values())
 
     @classmethod
     def from_json(cls, doc: Any) -> ConfigDump:
@@ -194,22 +202,39 @@ class ConfigDump:
     def _entries(self, kind: str, key: str) -> list[dict[str, Any]]:
         """The objects of one list in a section; anything that is not an object is skipped
         (and counted), so a malformed or foreign dump degrades instead of crashing."""
-        value = (self.sections.get(kind) or {}).get(key)
+        section = self.sections.get(kind)
+        value = section.get(key) if isinstance(section, dict) else None
         if not isinstance(value, list):
             return []
         good = [e for e in value if isinstance(e, dict)]
-        self.skipped += len(value) - len(good)
+        self._skip(f"{kind}/{key}", len(value) - len(good))
         return good
+
+    def _skip(self, where: str, count: int = 1) -> None:
+        if count:
+            self._skipped[where] = self._skipped.get(where, 0) + count
 
     def _safely(self, build: Any, *args: Any) -> Any:
         try:
             return build(*args)
-        except (AttributeError, TypeError, ValueError, KeyError):
-            self.skipped += 1
+        except (AttributeError, TypeError, ValueError, KeyError, OverflowError,
+                RecursionError):
+            self._skip(str(getattr(build, "__name__", "record")))
             return None
+
+    def _once(self, name: str, build: Any) -> Any:
+        if name not in self._cache:
+            self._cache[name] = build()
+        return self._cache[name]
 
     # clusters ------------------------------------------------------------------
     def clusters(self) -> list[ClusterRecord]:
+        return self._once("clusters", self._clusters)
+
+    def cluster_index(self) -> dict[str, ClusterRecord]:
+        return self._once("cluster_index", lambda: {c.name: c for c in self.clusters()})
+
+    def _clusters(self) -> list[ClusterRecord]:
         out: list[ClusterRecord] = []
         for state, key in (
             ("static", "static_clusters"),
@@ -227,6 +252,9 @@ class ConfigDump:
 
     # listeners -----------------------------------------------------------------
     def listeners(self) -> list[ListenerRecord]:
+        return self._once("listeners", self._listeners)
+
+    def _listeners(self) -> list[ListenerRecord]:
         out: list[ListenerRecord] = []
         for entry in self._entries("listeners", "static_listeners"):
             if isinstance(entry.get("listener"), dict):
@@ -245,6 +273,7 @@ class ConfigDump:
             error = entry.get("error_state")
             if error:
                 details = str(error.get("details", "")) if isinstance(error, dict) else str(error)
+                details = details[:2000]
                 if found:
                     out[-1].error = details
                 else:
@@ -257,27 +286,44 @@ class ConfigDump:
         return out
 
     # routes --------------------------------------------------------------------
-    def route_configs(self) -> Iterator[tuple[dict[str, Any], str]]:
+    def route_configs(self) -> list[tuple[dict[str, Any], str]]:
+        """(route config, where): `static`, `dynamic` (RDS) or `inline:LISTENER`."""
+        return self._once("route_configs", self._route_configs)
+
+    def _route_configs(self) -> list[tuple[dict[str, Any], str]]:
+        out = []
         for state, key in (("static", "static_route_configs"),
                            ("dynamic", "dynamic_route_configs")):
             for entry in self._entries("routes", key):
                 if isinstance(entry.get("route_config"), dict):
-                    yield entry["route_config"], state
+                    out.append((entry["route_config"], state))
         for listener in self.listeners():
             for chain in listener.chains:
                 if isinstance(chain.inline_routes, dict):
-                    yield chain.inline_routes, f"inline:{listener.name}"
+                    out.append((chain.inline_routes, f"inline:{listener.name}"))
+        return out
+
+    def route_config_names(self) -> set[str]:
+        """Names of the RDS route configs the proxy holds (inline ones excluded)."""
+        return self._once("route_config_names", lambda: {
+            str(cfg.get("name", "")) for cfg, where in self.route_configs()
+            if not where.startswith("inline:")})
 
     def routes(self) -> list[RouteRecord]:
+        return self._once("routes", self._routes)
+
+    def _routes(self) -> list[RouteRecord]:
         out: list[RouteRecord] = []
-        for config, _state in self.route_configs():
+        for config, where in self.route_configs():
             name = str(config.get("name", ""))
+            inline = where.split(":", 1)[1] if where.startswith("inline:") else ""
             vhosts = config.get("virtual_hosts")
             for vhost in vhosts if isinstance(vhosts, list) else []:
                 routes = vhost.get("routes") if isinstance(vhost, dict) else None
                 for route in routes if isinstance(routes, list) else []:
                     rec = self._safely(route_record, name, vhost, route)
                     if rec is not None:
+                        rec.inline_listener = inline
                         out.append(rec)
         return out
 
@@ -286,6 +332,9 @@ class ConfigDump:
         return "endpoints" in self.sections
 
     def endpoints(self) -> list[EndpointRecord]:
+        return self._once("endpoints", self._endpoints)
+
+    def _endpoints(self) -> list[EndpointRecord]:
         out: list[EndpointRecord] = []
         for key in ("static_endpoint_configs", "dynamic_endpoint_configs"):
             for entry in self._entries("endpoints", key):

@@ -56,5 +56,21 @@ def uint(value: Any) -> int | None:
         return None
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
+
+
+def duration_seconds(value: Any) -> float | None:
+    """A proto Duration as JSON writes it ("15s", "0.250s") or {"seconds", "nanos"};
+    None when it is not one."""
+    if isinstance(value, dict):
+        try:
+            return float(value.get("seconds") or 0) + float(value.get("nanos") or 0) / 1e9
+        except (TypeError, ValueError, OverflowError):
+            return None
+    if isinstance(value, str) and value.endswith("s"):
+        number = value[:-1]
+        if number and number.isascii() and number.replace(".", "", 1).lstrip("-").isdigit():
+            seconds = float(number)
+            return seconds if seconds < 1e12 else None
+    return None

@@ -6,12 +6,12 @@ returns a fraction of the full dump; a saved dump is read whole once.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from kubectl_meshdebug.envoy.admin import AdminClient
 from kubectl_meshdebug.envoy.config_dump import ConfigDump
-from kubectl_meshdebug.errors import AdminError
+from kubectl_meshdebug.errors import AdminError, BadAnswerError, MeshdebugError
+from kubectl_meshdebug.pool import run_all
 
 RESOURCES = {
     "clusters": ["static_clusters", "dynamic_active_clusters", "dynamic_warming_clusters"],
@@ -22,8 +22,9 @@ RESOURCES = {
 }
 
 
-def _fetch(admin: AdminClient, resource: str, include_eds: bool,
-           name_regex: str | None = None) -> list[Any]:
+def fetch_resource(admin: AdminClient, resource: str, include_eds: bool,
+                   name_regex: str | None = None) -> list[Any]:
+    """The items of one `?resource=`; none when the proxy has nothing of that kind."""
     try:
         doc = admin.config_dump(resource=resource, include_eds=include_eds,
                                 name_regex=name_regex)
@@ -32,9 +33,14 @@ def _fetch(admin: AdminClient, resource: str, include_eds: bool,
             return []
         if exc.status == 400 and name_regex:
             # Envoy caps name_regex at an RE2 program size of 100: ask for everything
-            return _fetch(admin, resource, include_eds, None)
+            return fetch_resource(admin, resource, include_eds, None)
         raise
-    return list((doc or {}).get("configs") or [])
+    if doc is None or doc == {}:
+        return []  # a name_regex that matched nothing
+    if not isinstance(doc, dict) or not isinstance(doc.get("configs", []), list):
+        raise BadAnswerError(f"/config_dump?resource={resource} from {admin.describe} is not "
+                             "a config dump")
+    return list(doc.get("configs") or [])
 
 
 def fetch_dump(admin: AdminClient, parts: list[str],
@@ -47,7 +53,10 @@ def fetch_dump(admin: AdminClient, parts: list[str],
     """
     regex = name_regex or {}
     wanted = [(r, p == "endpoints", regex.get(p)) for p in parts for r in RESOURCES[p]]
-    with ThreadPoolExecutor(max_workers=min(6, len(wanted))) as pool:
-        chunks = list(pool.map(lambda w: _fetch(admin, w[0], w[1], w[2]), wanted))
-    configs = [item for chunk in chunks for item in chunk]
+    chunks = run_all(wanted, lambda w: fetch_resource(admin, w[0], w[1], w[2]), concurrency=6)
+    configs: list[Any] = []
+    for chunk in chunks:
+        if isinstance(chunk, MeshdebugError):
+            raise chunk
+        configs.extend(chunk)
     return ConfigDump.from_json({"configs": configs})

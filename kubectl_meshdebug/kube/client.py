@@ -7,6 +7,7 @@ at module level here imports it.
 from __future__ import annotations
 
 import os
+import threading
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -27,8 +28,12 @@ def _quiet_urllib3() -> None:
     warnings.filterwarnings("ignore", message=".*OpenSSL 1.1.1.*")
 
 
-def load_api_client(cfg: KubeConfig) -> Any:
-    """An ApiClient for the chosen context; never writes the user's kubeconfig."""
+def load_configuration(cfg: KubeConfig) -> Any:
+    """The client Configuration for the chosen context; never writes the user's kubeconfig.
+
+    Client certificates, bearer tokens and exec credential plugins all come through
+    the kubernetes client's own kubeconfig loader, as kubectl reads them.
+    """
     _quiet_urllib3()
     from kubernetes import client, config
     from kubernetes.config.config_exception import ConfigException
@@ -54,9 +59,54 @@ def load_api_client(cfg: KubeConfig) -> Any:
     except FileNotFoundError as exc:
         raise UsageError(f"kubeconfig not found: {exc.filename}") from exc
     except Exception as exc:  # malformed YAML, exec plugin failures
-        raise UnreachableError(f"could not load kubeconfig: {exc}") from exc
+        raise UnreachableError(f"could not load kubeconfig: {' '.join(str(exc).split())}") \
+            from exc
     configuration.retries = 1
-    return client.ApiClient(configuration)
+    return configuration
+
+
+class Connection:
+    """The way to the API server: one Configuration, a shared client for REST calls, and a
+    fresh client for every exec or port-forward stream.
+
+    `kubernetes.stream.stream()` swaps the `request` method of the ApiClient it is given
+    for the length of the call; a REST call made meanwhile on the same client (by
+    another thread) would go out as a websocket. Streams therefore never share a client.
+    """
+
+    def __init__(self, cfg: KubeConfig) -> None:
+        self.cfg = cfg
+        self._configuration: Any = None
+        self._api_client: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def timeout(self) -> tuple[float, float]:
+        """`_request_timeout` as the client honours it: a (connect, read) pair. A bare
+        float is silently ignored by kubernetes<36, so every call passes this."""
+        t = float(self.cfg.request_timeout)
+        return (t, t)
+
+    def configuration(self) -> Any:
+        with self._lock:
+            if self._configuration is None:
+                self._configuration = load_configuration(self.cfg)
+            return self._configuration
+
+    def api_client(self) -> Any:
+        configuration = self.configuration()
+        with self._lock:
+            if self._api_client is None:
+                from kubernetes import client
+
+                self._api_client = client.ApiClient(configuration)
+            return self._api_client
+
+    def stream_api(self) -> Any:
+        """A CoreV1Api on a client of its own, for one exec or port-forward."""
+        from kubernetes import client
+
+        return client.CoreV1Api(client.ApiClient(self.configuration()))
 
 
 def _kubeconfig_paths(cfg: KubeConfig) -> list[str]:

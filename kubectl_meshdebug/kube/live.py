@@ -4,91 +4,102 @@ Lists come back as raw JSON (`_preload_content=False`), so objects have exactly 
 `kubectl get -o json` prints and no time goes into building model objects. Istio CRDs are
 asked for at v1, then v1beta1, then v1alpha3; a CRD that exists at none of them means
 Istio (or that part of it) is not installed, which is recorded rather than raised.
+Every call is bounded by --request-timeout, passed the way the client honours it.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
-from kubectl_meshdebug.errors import UnreachableError
+from kubectl_meshdebug.errors import BadAnswerError, UnreachableError
 from kubectl_meshdebug.kube.apierrors import translate_api_error
+from kubectl_meshdebug.kube.client import Connection
 from kubectl_meshdebug.kube.kinds import KINDS, Kind
+from kubectl_meshdebug.kube.state import Forbidden
 
 Obj = dict[str, Any]
+MAX_LIST_BYTES = 512 * 1024 * 1024
+
+
+def _unreachable(what: str, exc: Exception) -> UnreachableError:
+    text = " ".join(str(exc).split())[:300]
+    if "timed out" in text.lower() or "timeout" in exc.__class__.__name__.lower():
+        return UnreachableError(f"the API server did not answer {what} in time ({text})",
+                                hint="check the cluster is up, or raise --request-timeout")
+    return UnreachableError(f"cannot reach the API server to {what}: {text}",
+                            hint="check --context/--kubeconfig and your network")
 
 
 class LiveSource:
     live = True
 
-    def __init__(self, api_client: Any, namespaces: list[str] | None = None,
-                 timeout: float = 30.0) -> None:
-        self.api_client = api_client
-        self.namespaces = namespaces  # None: cluster-wide
-        self.timeout = timeout
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
         self.missing: set[str] = set()
         self._version: dict[str, str] = {}
 
     def _path(self, spec: Kind, version: str, namespace: str | None) -> str:
         base = "/api/v1" if spec.is_core else f"/apis/{spec.group}/{version}"
         if namespace and spec.namespaced:
-            return f"{base}/namespaces/{namespace}/{spec.plural}"
+            return f"{base}/namespaces/{quote(namespace)}/{spec.plural}"
         return f"{base}/{spec.plural}"
 
-    def _get_json(self, path: str) -> Any:
-        response = self.api_client.call_api(
+    def _get(self, path: str) -> bytes:
+        api = self.connection.api_client()
+        response = api.call_api(
             path, "GET", auth_settings=["BearerToken"], response_type=None,
-            _preload_content=False, _request_timeout=self.timeout,
+            _preload_content=False, _request_timeout=self.connection.timeout,
         )
         raw = response[0] if isinstance(response, tuple) else response
         data = raw.data if hasattr(raw, "data") else raw
-        return json.loads(data)
+        return data if isinstance(data, bytes) else str(data).encode()
 
-    def _list_at(self, spec: Kind, version: str) -> list[Obj]:
-        from kubernetes.client.exceptions import ApiException
+    def _get_json(self, path: str) -> Any:
+        data = self._get(path)
+        if len(data) > MAX_LIST_BYTES:
+            raise BadAnswerError(f"the API server answered {path} with {len(data)} bytes")
+        try:
+            return json.loads(data)
+        except ValueError as exc:
+            raise BadAnswerError(f"the API server answered {path} with no JSON: {exc}") from exc
 
-        scopes = [None] if self.namespaces is None or not spec.namespaced else self.namespaces
-        items: list[Obj] = []
-        for ns in scopes:
-            try:
-                doc = self._get_json(self._path(spec, version, ns))
-            except ApiException as exc:
-                if exc.status == 403 and ns is None and self.namespaces is None:
-                    raise translate_api_error(
-                        exc, verb="list", resource=spec.plural, namespace=None
-                    ) from exc
-                raise
-            api_version = f"{spec.group}/{version}" if spec.group else version
-            for item in doc.get("items") or []:
-                item.setdefault("kind", spec.kind)
-                item.setdefault("apiVersion", api_version)
-                items.append(item)
-        return items
-
-    def list(self, kind: str) -> list[Obj]:
+    def list(self, kind: str, namespace: str | None = None) -> list[Obj]:
+        """Every object of `kind`, cluster-wide (namespace None) or in one namespace.
+        RBAC's refusal is a Forbidden, which ClusterState narrows down."""
         from kubernetes.client.exceptions import ApiException
 
         spec = KINDS[kind]
         versions = [self._version[spec.group]] if spec.group in self._version else spec.versions
+        where = f"in {namespace}" if namespace else "cluster-wide"
         for version in versions:
             try:
-                items = self._list_at(spec, version)
+                doc = self._get_json(self._path(spec, version, namespace))
             except ApiException as exc:
                 if exc.status == 404:
                     continue
-                raise translate_api_error(
-                    exc, verb="list", resource=spec.plural,
-                    namespace=(self.namespaces or [None])[0] if spec.namespaced else None,
-                ) from exc
-            except UnreachableError:
+                error = translate_api_error(exc, verb="list", resource=spec.plural,
+                                            namespace=namespace if spec.namespaced else None)
+                if exc.status == 403:
+                    raise Forbidden(error.message, hint=error.hint) from exc
+                raise error from exc
+            except (UnreachableError, Forbidden):
                 raise
-            except Exception as exc:  # urllib3 connection errors
-                raise UnreachableError(
-                    f"cannot reach the API server to list {spec.plural}: {exc}",
-                    hint="check --context/--kubeconfig and your network",
-                ) from exc
+            except Exception as exc:  # urllib3 connection errors and timeouts
+                raise _unreachable(f"list {spec.plural} {where}", exc) from exc
+            if not isinstance(doc, dict) or not isinstance(doc.get("items") or [], list):
+                raise BadAnswerError(f"the API server's list of {spec.plural} is not a List")
             if spec.group:
                 self._version.setdefault(spec.group, version)
+            api_version = f"{spec.group}/{version}" if spec.group else version
+            items = []
+            for item in doc.get("items") or []:
+                if isinstance(item, dict):
+                    item.setdefault("kind", spec.kind)
+                    item.setdefault("apiVersion", api_version)
+                    items.append(item)
             return items
         self.missing.add(kind)
         return []
@@ -97,18 +108,19 @@ class LiveSource:
         from kubernetes.client.exceptions import ApiException
 
         try:
-            pod = self._get_json(f"/api/v1/namespaces/{namespace}/pods/{name}")
+            pod = self._get_json(f"/api/v1/namespaces/{quote(namespace)}/pods/{quote(name)}")
         except ApiException as exc:
             if exc.status == 404:
                 return None
             raise translate_api_error(
                 exc, verb="get", resource="pods", namespace=namespace, name=name
             ) from exc
+        except UnreachableError:
+            raise
         except Exception as exc:
-            raise UnreachableError(
-                f"cannot reach the API server to get pod {namespace}/{name}: {exc}",
-                hint="check --context/--kubeconfig and your network",
-            ) from exc
+            raise _unreachable(f"get pod {namespace}/{name}", exc) from exc
+        if not isinstance(pod, dict):
+            raise BadAnswerError(f"the API server's pod {namespace}/{name} is not an object")
         pod.setdefault("kind", "Pod")
         pod.setdefault("apiVersion", "v1")
         return pod
@@ -116,24 +128,40 @@ class LiveSource:
     def pod_log(self, namespace: str, name: str, container: str, tail: int) -> str:
         from kubernetes.client.exceptions import ApiException
 
-        path = (
-            f"/api/v1/namespaces/{namespace}/pods/{name}/log?container={container}"
-            f"&tailLines={tail}"
-        )
+        path = (f"/api/v1/namespaces/{quote(namespace)}/pods/{quote(name)}/log?"
+                f"container={quote(container)}&tailLines={int(tail)}")
         try:
-            response = self.api_client.call_api(
-                path, "GET", auth_settings=["BearerToken"], response_type=None,
-                _preload_content=False, _request_timeout=self.timeout,
-            )
+            data = self._get(path)
         except ApiException as exc:
             raise translate_api_error(
                 exc, verb="get", resource="pods/log", namespace=namespace, name=name
             ) from exc
         except Exception as exc:  # urllib3 connection errors and timeouts
-            raise UnreachableError(
-                f"cannot reach the API server to read the log of {namespace}/{name}: {exc}",
-                hint="check --context/--kubeconfig and your network",
+            raise _unreachable(f"read the log of {namespace}/{name}", exc) from exc
+        return data.decode("utf-8", "replace")
+
+    def follow_log(self, namespace: str, name: str, container: str,
+                   since_seconds: int = 1) -> Iterator[bytes]:
+        """The container's log as it is written (`kubectl logs -f`), in chunks."""
+        from kubernetes.client.exceptions import ApiException
+
+        path = (f"/api/v1/namespaces/{quote(namespace)}/pods/{quote(name)}/log?"
+                f"container={quote(container)}&follow=true&sinceSeconds={int(since_seconds)}")
+        api = self.connection.api_client()
+        try:
+            response = api.call_api(
+                path, "GET", auth_settings=["BearerToken"], response_type=None,
+                _preload_content=False,
+                _request_timeout=(self.connection.timeout[0], None),
+            )
+        except ApiException as exc:
+            raise translate_api_error(
+                exc, verb="get", resource="pods/log", namespace=namespace, name=name
             ) from exc
+        except Exception as exc:
+            raise _unreachable(f"follow the log of {namespace}/{name}", exc) from exc
         raw = response[0] if isinstance(response, tuple) else response
-        data = raw.data if hasattr(raw, "data") else raw
-        return data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data)
+        try:
+            yield from raw.stream(4096)
+        finally:
+            raw.release_conn()

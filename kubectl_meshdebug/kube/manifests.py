@@ -34,8 +34,8 @@ def _expand(paths: Iterable[str]) -> list[str]:
     return files
 
 
-def _read(path: str) -> str:
-    return read_text(path, "-f", "YAML or JSON", strict=True)
+def _read(path: str, max_bytes: int | None) -> str:
+    return read_text(path, "-f", "YAML or JSON", strict=True, max_bytes=max_bytes)
 
 
 def parse_documents(text: str, source: str) -> list[Any]:
@@ -80,10 +80,10 @@ def flatten(doc: Any, source: str, index: int) -> list[dict[str, Any]]:
     return [doc]
 
 
-def load_manifests(paths: Iterable[str]) -> list[dict[str, Any]]:
+def load_manifests(paths: Iterable[str], max_bytes: int | None = None) -> list[dict[str, Any]]:
     objects: list[dict[str, Any]] = []
     for path in _expand(paths):
         source = "stdin" if path == "-" else path
-        for i, doc in enumerate(parse_documents(_read(path), source)):
+        for i, doc in enumerate(parse_documents(_read(path, max_bytes), source)):
             objects.extend(flatten(doc, source, i))
     return objects

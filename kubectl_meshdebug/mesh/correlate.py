@@ -7,7 +7,8 @@ Istio's own metadata on clusters and routes (`filter_metadata.istio.config`, `se
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from kubectl_meshdebug.kube.state import ClusterState, labels, meta
@@ -38,27 +39,40 @@ class SubsetInfo:
     pods: list[str]
 
 
-@dataclass
 class MeshContext:
-    state: ClusterState
-    mesh: MeshConfig
-    client_pod: Obj | None
-    client_namespace: str
-    services: dict[str, Obj] = field(default_factory=dict)
-    pods_by_ip: dict[str, Obj] = field(default_factory=dict)
+    """The mesh around one client pod; every index is built on first use."""
+
+    def __init__(self, state: ClusterState, client_pod: Obj | None, client_namespace: str) -> None:
+        self.state = state
+        self.client_pod = client_pod
+        self.client_namespace = client_namespace
 
     @classmethod
     def build(cls, state: ClusterState, client_pod: Obj | None, namespace: str) -> MeshContext:
         ns = meta(client_pod).get("namespace", namespace) if client_pod else namespace
-        ctx = cls(state, load_mesh_config(state), client_pod, ns)
-        for svc in state.list("Service"):
+        return cls(state, client_pod, str(ns))
+
+    @cached_property
+    def mesh(self) -> MeshConfig:
+        return load_mesh_config(self.state)
+
+    @cached_property
+    def services(self) -> dict[str, Obj]:
+        out = {}
+        for svc in self.state.list("Service"):
             m = meta(svc)
-            ctx.services[f"{m.get('name')}.{m.get('namespace')}.svc.cluster.local"] = svc
-        for pod in state.list("Pod"):
-            ip = (pod.get("status") or {}).get("podIP")
-            if ip:
-                ctx.pods_by_ip[ip] = pod
-        return ctx
+            out[f"{m.get('name')}.{m.get('namespace')}.svc.cluster.local"] = svc
+        return out
+
+    @cached_property
+    def pods_by_ip(self) -> dict[str, Obj]:
+        out = {}
+        for pod in self.state.list("Pod"):
+            status = pod.get("status") if isinstance(pod.get("status"), dict) else {}
+            ip = status.get("podIP")
+            if isinstance(ip, str) and ip:
+                out[ip] = pod
+        return out
 
     @property
     def client_labels(self) -> dict[str, str] | None:

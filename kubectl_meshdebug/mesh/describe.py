@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubectl_meshdebug.checks.routing import destinations
 from kubectl_meshdebug.kube.state import ClusterState, annotations, labels, meta, ref
 from kubectl_meshdebug.kube.targets import proxy_container
 from kubectl_meshdebug.mesh import policy
 from kubectl_meshdebug.mesh.hosts import host_matches, resolve_host
 from kubectl_meshdebug.mesh.meshconfig import load_mesh_config
 from kubectl_meshdebug.mesh.protocol import port_protocol
+from kubectl_meshdebug.mesh.sidecar import applicable_sidecar
+from kubectl_meshdebug.mesh.virtualservice import applies_to_sidecars, destinations
 
 Obj = dict[str, Any]
 
@@ -96,23 +97,6 @@ def describe_vs(vs: Obj, fqdn: str) -> dict[str, Any]:
             "gateways": spec.get("gateways") or [], "routes": routes, "matches": matches}
 
 
-def applicable_sidecar(state: ClusterState, root_ns: str, pod: Obj) -> Obj | None:
-    ns = meta(pod).get("namespace")
-    pod_labels = labels(pod)
-    sidecars = state.list("Sidecar", ns)
-    for sc in sidecars:
-        selector = ((sc.get("spec") or {}).get("workloadSelector") or {}).get("labels")
-        if selector and all(pod_labels.get(k) == v for k, v in selector.items()):
-            return sc
-    for sc in sidecars:
-        if not (sc.get("spec") or {}).get("workloadSelector"):
-            return sc
-    for sc in state.list("Sidecar", root_ns):
-        if not (sc.get("spec") or {}).get("workloadSelector"):
-            return sc
-    return None
-
-
 def describe_pod(state: ClusterState, pod: Obj) -> dict[str, Any]:
     mesh = load_mesh_config(state)
     ns = meta(pod).get("namespace", "")
@@ -177,7 +161,10 @@ def describe_pod(state: ClusterState, pod: Obj) -> dict[str, Any]:
             if any(host_matches(h, fqdn) for h in hosts) or any(
                     r["to_this_service"] for r in info["routes"]):
                 info["for_this_service"] = any(host_matches(h, fqdn) for h in hosts)
+                info["applies_to_sidecars"] = applies_to_sidecars(vs)
                 vss.append(info)
+                if not info["applies_to_sidecars"]:
+                    continue  # its subsets concern those gateways only
                 subsets = {r["subset"] for r in info["routes"] if r["to_this_service"]
                            and r["subset"]}
                 if dr_info is not None:

@@ -268,3 +268,15 @@ def classify_event(message: str) -> tuple[str, str] | None:
     if "sidecar-injector" in message or "webhook" in message:
         return "the injector webhook call failed", "read istiod's logs"
     return None
+
+
+def missing_sidecar_reason(namespace: str, ns_labels: dict[str, str] | None) -> str:
+    """Why a pod may lack its sidecar, from its namespace's labels, in a few words."""
+    if ns_labels is None:
+        return "injection state of the namespace unknown"
+    if "istio-injection" in ns_labels or "istio.io/rev" in ns_labels:
+        return (f"namespace {namespace} has "
+                + ", ".join(f"{k}={ns_labels[k]}" for k in ("istio-injection", "istio.io/rev")
+                            if k in ns_labels)
+                + "; the pod was created before, or injection was skipped")
+    return f"namespace {namespace} has no istio-injection or istio.io/rev label"

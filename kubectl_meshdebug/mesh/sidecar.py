@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubectl_meshdebug.kube.state import meta
+from kubectl_meshdebug.kube.state import ClusterState, labels, meta
 from kubectl_meshdebug.mesh.hosts import host_matches
 
 Obj = dict[str, Any]
@@ -31,3 +31,20 @@ def egress_allows(sidecar: Obj, host: str, host_namespace: str | None) -> bool:
         if host_matches(name, host):
             return True
     return False
+
+
+def applicable_sidecar(state: ClusterState, root_ns: str, pod: Obj) -> Obj | None:
+    ns = meta(pod).get("namespace")
+    pod_labels = labels(pod)
+    sidecars = state.list("Sidecar", ns)
+    for sc in sidecars:
+        selector = ((sc.get("spec") or {}).get("workloadSelector") or {}).get("labels")
+        if selector and all(pod_labels.get(k) == v for k, v in selector.items()):
+            return sc
+    for sc in sidecars:
+        if not (sc.get("spec") or {}).get("workloadSelector"):
+            return sc
+    for sc in state.list("Sidecar", root_ns):
+        if not (sc.get("spec") or {}).get("workloadSelector"):
+            return sc
+    return None

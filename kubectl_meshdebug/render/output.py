@@ -7,12 +7,34 @@ documented object); `table` and `wide` print kubectl-style plain columns.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from typing import Any, Callable, TextIO
 
 from kubectl_meshdebug.render.formats import OUTPUTS  # noqa: F401  (re-exported)
 
 LONG_LISTING = 500  # items; above it -o json writes one item per line
+
+# Our own colours travel as MARK code MARK until the line is written, so that every
+# control character that came from a proxy, a log or a file can be shown escaped.
+_MARK = "\U000f0000"
+_STYLED = re.compile(_MARK + r"([0-9;]{1,8})" + _MARK)
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_COLORS = {"red": "31", "green": "32", "yellow": "33", "blue": "34", "magenta": "35",
+           "cyan": "36"}
+
+
+def escape_controls(text: str) -> str:
+    """Control characters (terminal escapes, window-title changes, screen clears) shown
+    as \\xNN instead of acting on the terminal; newlines and tabs kept."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group(0)):02x}", text)
+
+
+def terminal_text(text: str, color: bool) -> str:
+    text = escape_controls(text)
+    if color:
+        return _STYLED.sub(lambda m: f"\x1b[{m.group(1)}m", text)
+    return _STYLED.sub("", text)
 
 
 class Column:
@@ -44,19 +66,21 @@ class Printer:
 
     # plain text ------------------------------------------------------------------
     def line(self, text: str = "") -> None:
-        self.out.write(text + "\n")
+        self.out.write(terminal_text(text, self.color) + "\n")
+
+    def raw(self, text: str) -> None:
+        """Text a program reads (Prometheus exposition, Envoy's own text): only the
+        terminal-changing characters are escaped."""
+        self.out.write(escape_controls(text))
 
     def note(self, text: str) -> None:
         """A remark on stderr that must not disturb -o json on stdout."""
-        self.err.write(text + "\n")
+        self.err.write(terminal_text(text, False) + "\n")
         self.err.flush()
 
     def style(self, text: str, color: str, bold: bool = False) -> str:
-        if not self.color:
-            return text
-        import click
-
-        return click.style(text, fg=color, bold=bold)
+        code = ("1;" if bold else "") + _COLORS.get(color, "0")
+        return f"{_MARK}{code}{_MARK}{text}{_MARK}0{_MARK}"
 
     # structured ------------------------------------------------------------------
     def document(self, doc: Any) -> None:
@@ -109,7 +133,7 @@ class Printer:
             return
         text = tabulate(rows, headers=[c.header for c in shown], tablefmt="plain",
                         disable_numparse=True)
-        self.out.write(text + "\n")
+        self.out.write(terminal_text(text, self.color) + "\n")
 
 
 def _cell(value: Any, fmt: Callable[[Any], str] | None) -> str:

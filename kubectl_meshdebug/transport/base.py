@@ -1,9 +1,20 @@
-"""The one interface every transport offers: send METHOD PATH, get status and body back."""
+"""The one interface every transport offers: send METHOD PATH, get status and body back.
+
+`timeout` is a deadline for the whole answer, body included: a proxy that sends its
+headers and then one byte every half second must not keep a command running for
+minutes. `max_bytes` caps what one answer may hold, so that a runaway body ends as an
+error instead of exhausting memory.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Protocol
+
+from kubectl_meshdebug.errors import BadAnswerError
+
+# A 20,000-service sidecar's /config_dump?include_eds is about 150 MB.
+DEFAULT_MAX_BYTES = 1024 * 1024 * 1024
 
 
 @dataclass
@@ -41,8 +52,15 @@ def checked_request_line(method: str, path: str) -> tuple[str, str]:
     """
     if method not in _ALLOWED_METHODS:
         raise ValueError(f"method {method!r} is not allowed")
-    if not path.startswith("/") or any(c.isspace() or ord(c) < 32 for c in path):
+    if not path.startswith("/") or any(c.isspace() or ord(c) < 32 or ord(c) == 127
+                                       for c in path):
         raise ValueError(f"admin path {path!r} is not a clean absolute path")
     if ".." in path.split("?", 1)[0]:
         raise ValueError(f"admin path {path!r} climbs out of the admin API")
     return method, path
+
+
+def too_big(describe: str, path: str, limit: int) -> BadAnswerError:
+    return BadAnswerError(
+        f"{describe} answered {path.split('?')[0]} with more than {limit // (1024 * 1024)} MiB",
+        hint="raise --max-answer-size if the proxy really is that large")

@@ -16,7 +16,12 @@ from typing import Any
 
 from kubectl_meshdebug.errors import UnreachableError
 from kubectl_meshdebug.kube.apierrors import translate_api_error
-from kubectl_meshdebug.transport.base import AdminResponse, checked_request_line
+from kubectl_meshdebug.transport.base import (
+    DEFAULT_MAX_BYTES,
+    AdminResponse,
+    checked_request_line,
+    too_big,
+)
 
 PILOT_AGENT_PORTS = (15000, 15020, 15021, 15004)
 _STATUS_IN_MESSAGE = re.compile(r"status code:? (\d{3})")
@@ -64,12 +69,17 @@ def _as_bytes(chunk: Any) -> bytes:
 
 
 class ExecTransport:
-    """Runs argv lists (never shell strings) in the proxy container through the API server."""
+    """Runs argv lists (never shell strings) in the proxy container through the API server.
+
+    `connection.stream_api()` gives each exec a client of its own (see kube.client).
+    """
 
     def __init__(
-        self, core_api: Any, namespace: str, pod: str, container: str, port: int = 15000
+        self, connection: Any, namespace: str, pod: str, container: str, port: int = 15000,
+        max_bytes: int = DEFAULT_MAX_BYTES,
     ) -> None:
-        self.core_api = core_api
+        self.connection = connection
+        self.max_bytes = max_bytes
         self.namespace = namespace
         self.pod = pod
         self.container = container
@@ -81,9 +91,12 @@ class ExecTransport:
         from kubernetes.client.exceptions import ApiException
         from kubernetes.stream import stream
 
+        deadline = time.monotonic() + timeout
+        set_socket_timeout(timeout)
         try:
+            core_api = self.connection.stream_api()
             client = stream(
-                self.core_api.connect_get_namespaced_pod_exec,
+                core_api.connect_get_namespaced_pod_exec,
                 self.pod,
                 self.namespace,
                 container=self.container,
@@ -94,34 +107,40 @@ class ExecTransport:
                 tty=False,
                 binary=True,
                 _preload_content=False,
-                _request_timeout=timeout,
+                _request_timeout=max(1, int(timeout)),
             )
         except ApiException as exc:
+            if not exc.status:  # the websocket layer wraps every failure as status 0
+                raise _stream_error(Exception(exc.reason), "exec into", self.namespace,
+                                    self.pod) from exc
             raise translate_api_error(
                 exc, verb="create", resource="pods/exec", namespace=self.namespace,
                 name=self.pod,
             ) from exc
+        except UnreachableError:
+            raise
         except Exception as exc:  # websocket and urllib3 errors have no common base
-            raise UnreachableError(
-                f"cannot reach the API server to exec into {self.namespace}/{self.pod}: {exc}",
-                hint="check --context/--kubeconfig, your network, and that the pod is Running",
-            ) from exc
+            raise _stream_error(exc, "exec into", self.namespace, self.pod) from exc
         out: list[bytes] = []
         err: list[bytes] = []
-        deadline = time.monotonic() + timeout
+        size = 0
         try:
             while client.is_open():
-                if time.monotonic() > deadline:
+                left = deadline - time.monotonic()
+                if left <= 0:
                     raise UnreachableError(
                         f"{argv[0]} in {self.namespace}/{self.pod} did not finish within "
                         f"{timeout:g}s",
                         hint="raise --request-timeout",
                     )
-                client.update(timeout=1)
+                client.update(timeout=min(1.0, left))
                 if client.peek_stdout():
                     out.append(_as_bytes(client.read_stdout()))
+                    size += len(out[-1])
                 if client.peek_stderr():
                     err.append(_as_bytes(client.read_stderr()))
+                if size > self.max_bytes:
+                    raise too_big(self.describe, argv[-1], self.max_bytes)
             # frames that arrived together with the close
             out.append(_as_bytes(client.read_stdout() or b""))
             err.append(_as_bytes(client.read_stderr() or b""))
@@ -173,6 +192,39 @@ class ExecTransport:
                 detail=result.stderr.decode("utf-8", "replace"),
             )
         return AdminResponse(code, body)
+
+
+def set_socket_timeout(timeout: float) -> None:
+    """websocket-client connects with its module-wide default timeout (None: forever);
+    the kubernetes client passes none, so a frozen API server would hang the handshake."""
+    import websocket
+
+    websocket.setdefaulttimeout(max(1.0, float(timeout)))
+
+
+def _stream_error(exc: Exception, what: str, namespace: str, pod: str) -> UnreachableError:
+    """A websocket handshake refused by the API server carries its HTTP status in the
+    message ("Handshake status 403 Forbidden ..."); name the RBAC rule then."""
+    text = " ".join(str(exc).split())
+    status = re.search(r"[Hh]andshake status (\d{3})", text)
+    if status and status.group(1) in ("401", "403"):
+        resource = "pods/exec" if what.startswith("exec") else "pods/portforward"
+        if status.group(1) == "401":
+            return UnreachableError("the API server rejected your credentials (401 Unauthorized)",
+                                    hint="refresh your kubeconfig login")
+        return UnreachableError(
+            f"forbidden: you may not create {resource} in namespace {namespace}",
+            hint=f"ask for RBAC verbs 'create' and 'get' on '{resource}' in namespace "
+                 f"{namespace} (see docs/rbac.md)", detail=text)
+    if status and status.group(1) in ("400", "404"):
+        body = text.split("-+-+-")[-1][:300]
+        return UnreachableError(f"cannot {what} {namespace}/{pod}: {body.strip()}")
+    if "timed out" in text.lower():
+        return UnreachableError(f"the API server did not answer the {what.split()[0]} of "
+                                f"{namespace}/{pod} in time", hint="raise --request-timeout")
+    return UnreachableError(
+        f"cannot reach the API server to {what} {namespace}/{pod}: {text[:300]}",
+        hint="check --context/--kubeconfig, your network, and that the pod is Running")
 
 
 def _binary_missing(result: ExecResult) -> bool:

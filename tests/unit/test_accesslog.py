@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 
+from kubectl_meshdebug.checks.symptoms import explain as explain_entry
 from kubectl_meshdebug.envoy.accesslog import parse_line
-from kubectl_meshdebug.envoy.explain import explain_entry
 
 CURRENT = ('[2026-11-22T02:35:39.456Z] "GET /get HTTP/1.1" 503 UC upstream_reset_before_'
            'response_started{connection_termination} - "-" 0 95 0 - "-" "curl/8.5.0" '

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from kubectl_meshdebug.checks.audit import run_audit
+from kubectl_meshdebug.checks.runner import run_audit
 from kubectl_meshdebug.kube.manifests import load_manifests
 from kubectl_meshdebug.kube.state import ClusterState, ManifestSource
 from tests.helpers import DATA

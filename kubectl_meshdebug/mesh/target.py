@@ -77,3 +77,20 @@ def resolve_target(text: str, client_ns: str, state: ClusterState | None) -> Cal
                 f"Service {namespace}/{name} has no port {port}",
                 hint="its ports: " + ", ".join(str(p.get("port")) for p in ports))
     return CallTarget(fqdn, port, service, name, namespace, chosen)
+
+
+def target_port_number(service_port: dict[str, Any] | None, pod: Obj | None) -> int | None:
+    """The number behind a Service port's targetPort, resolving a named port in the pod."""
+    port = service_port or {}
+    value = port.get("targetPort", port.get("port"))
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    spec = (pod or {}).get("spec") if isinstance((pod or {}).get("spec"), dict) else {}
+    for container in spec.get("containers") or []:
+        for p in (container.get("ports") or []) if isinstance(container, dict) else []:
+            if isinstance(p, dict) and p.get("name") == value and isinstance(
+                    p.get("containerPort"), int):
+                return int(p["containerPort"])
+    return None

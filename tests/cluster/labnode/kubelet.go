@@ -1,0 +1,313 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/cri-streaming/pkg/streaming/portforward"
+	"k8s.io/cri-streaming/pkg/streaming/remotecommand"
+	utilexec "k8s.io/utils/exec"
+)
+
+// Pod annotations through which the lab tells the node what a container "is".
+const (
+	// The file the istio-proxy container logs to (the lab Envoy's log).
+	annotationLogFile = "lab.meshdebug.io/log-file"
+	// Comma-separated programs the istio-proxy image holds (default pilot-agent,curl).
+	annotationPrograms = "lab.meshdebug.io/programs"
+	proxyContainer     = "istio-proxy"
+	defaultPrograms    = "pilot-agent,curl"
+)
+
+type node struct {
+	client kubernetes.Interface
+	shims  string // folder with pilot-agent and curl links to this binary
+	mu     sync.Mutex
+	execs  int
+}
+
+func runKubelet(args []string) error {
+	fs := flag.NewFlagSet("kubelet", flag.ContinueOnError)
+	listen := fs.String("listen", "127.0.0.1:10250", "address to serve on")
+	cert := fs.String("tls-cert", "", "serving certificate")
+	key := fs.String("tls-key", "", "serving key")
+	kubeconfig := fs.String("kubeconfig", "", "kubeconfig to read pods with")
+	shims := fs.String("shims", "", "folder holding the pilot-agent and curl links")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", *kubeconfig)
+	if err != nil {
+		return err
+	}
+	cfg.Timeout = 10 * time.Second
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	n := &node{client: client, shims: *shims}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
+	mux.HandleFunc("/exec/", n.serveExec)
+	mux.HandleFunc("/portForward/", n.servePortForward)
+	mux.HandleFunc("/containerLogs/", n.serveLogs)
+	listener, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "labnode kubelet serving on %s\n", listener.Addr())
+	server := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	return server.ServeTLS(listener, *cert, *key)
+}
+
+// parts splits /PREFIX/a/b/c into [a b c].
+func parts(path, prefix string) []string {
+	return strings.Split(strings.Trim(strings.TrimPrefix(path, prefix), "/"), "/")
+}
+
+func (n *node) pod(ctx context.Context, namespace, name string) (*corev1.Pod, error) {
+	return n.client.CoreV1().Pods(namespace).Get(ctx, name, metav1.GetOptions{})
+}
+
+// ---- exec ----------------------------------------------------------------------------
+
+// serveExec answers /exec/{ns}/{pod}/{container} and /exec/{ns}/{pod}/{uid}/{container}.
+func (n *node) serveExec(w http.ResponseWriter, r *http.Request) {
+	p := parts(r.URL.Path, "/exec/")
+	if len(p) != 3 && len(p) != 4 {
+		http.Error(w, "bad exec path", http.StatusBadRequest)
+		return
+	}
+	container := p[len(p)-1]
+	opts, err := remotecommand.NewOptions(r)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	cmd := r.URL.Query()["command"]
+	remotecommand.ServeExec(w, r, n, p[0]+"/"+p[1], "", container, cmd, opts,
+		5*time.Minute, 30*time.Second, remotecommand.SupportedStreamingProtocols)
+}
+
+// ExecInContainer runs argv[0] from the shim folder when the container "has" it, with
+// the pod's identity in the environment; a missing program fails as containerd does.
+func (n *node) ExecInContainer(ctx context.Context, name, _ string, container string, cmd []string,
+	in io.Reader, out, errOut io.WriteCloser, _ bool, _ <-chan remotecommand.TerminalSize,
+	_ time.Duration) error {
+	n.mu.Lock()
+	n.execs++
+	n.mu.Unlock()
+	namespace, podName, _ := strings.Cut(name, "/")
+	pod, err := n.pod(ctx, namespace, podName)
+	if err != nil {
+		return err
+	}
+	if len(cmd) == 0 {
+		return errors.New("no command given")
+	}
+	programs := map[string]bool{}
+	if container == proxyContainer {
+		list, ok := pod.Annotations[annotationPrograms]
+		if !ok {
+			list = defaultPrograms
+		}
+		for _, prog := range strings.Split(list, ",") {
+			if prog = strings.TrimSpace(prog); prog != "" {
+				programs[prog] = true
+			}
+		}
+	}
+	base := filepath.Base(cmd[0])
+	if !programs[base] {
+		return fmt.Errorf("failed to exec in container: failed to start exec: OCI runtime exec "+
+			"failed: exec failed: unable to start container process: exec: %q: executable file "+
+			"not found in $PATH: unknown", cmd[0])
+	}
+	c := exec.CommandContext(ctx, filepath.Join(n.shims, base), cmd[1:]...)
+	c.Env = []string{
+		"PATH=" + n.shims + ":/usr/bin:/bin",
+		"INSTANCE_IP=" + pod.Status.PodIP,
+		"POD_NAME=" + pod.Name,
+		"POD_NAMESPACE=" + pod.Namespace,
+		"HOME=/tmp",
+	}
+	if in != nil {
+		c.Stdin = in
+	}
+	c.Stdout = out
+	c.Stderr = errOut
+	err = c.Run()
+	var exitErr *exec.ExitError
+	if errors.As(err, &exitErr) {
+		return utilexec.CodeExitError{Err: err, Code: exitErr.ExitCode()}
+	}
+	return err
+}
+
+// ---- port-forward ----------------------------------------------------------------------
+
+// servePortForward answers /portForward/{ns}/{pod} (and .../{uid}).
+func (n *node) servePortForward(w http.ResponseWriter, r *http.Request) {
+	p := parts(r.URL.Path, "/portForward/")
+	if len(p) != 2 && len(p) != 3 {
+		http.Error(w, "bad port-forward path", http.StatusBadRequest)
+		return
+	}
+	opts, err := portforward.NewV4Options(r)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	portforward.ServePortForward(w, r, n, p[0]+"/"+p[1], "", opts, 5*time.Minute,
+		30*time.Second, portforward.SupportedProtocols)
+}
+
+// PortForward connects the stream to the pod's IP, as the kubelet does inside the pod's
+// network namespace.
+func (n *node) PortForward(ctx context.Context, name, _ string, port int32, stream io.ReadWriteCloser) error {
+	defer stream.Close()
+	namespace, podName, _ := strings.Cut(name, "/")
+	pod, err := n.pod(ctx, namespace, podName)
+	if err != nil {
+		return err
+	}
+	address := net.JoinHostPort(pod.Status.PodIP, strconv.Itoa(int(port)))
+	conn, err := net.DialTimeout("tcp", address, 5*time.Second)
+	if err != nil {
+		return fmt.Errorf("failed to connect to localhost:%d inside namespace %q: %v", port, name, err)
+	}
+	defer conn.Close()
+	done := make(chan struct{}, 2)
+	go func() {
+		_, _ = io.Copy(conn, stream)
+		if tcp, ok := conn.(*net.TCPConn); ok {
+			_ = tcp.CloseWrite()
+		}
+		done <- struct{}{}
+	}()
+	go func() {
+		_, _ = io.Copy(stream, conn)
+		done <- struct{}{}
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+	return nil
+}
+
+// ---- logs ------------------------------------------------------------------------------
+
+// serveLogs answers /containerLogs/{ns}/{pod}/{container} with the lab file behind the
+// istio-proxy container, honouring the kubelet's tailLines, limitBytes, timestamps and
+// follow (lines appended later are streamed until the client goes away).
+func (n *node) serveLogs(w http.ResponseWriter, r *http.Request) {
+	p := parts(r.URL.Path, "/containerLogs/")
+	if len(p) != 3 {
+		http.Error(w, "bad log path", http.StatusBadRequest)
+		return
+	}
+	q := r.URL.Query()
+	if q.Get("previous") == "true" {
+		http.Error(w, fmt.Sprintf("previous terminated container %q in pod %q not found", p[2], p[1]),
+			http.StatusBadRequest)
+		return
+	}
+	pod, err := n.pod(r.Context(), p[0], p[1])
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusNotFound)
+		return
+	}
+	path := ""
+	if p[2] == proxyContainer {
+		path = pod.Annotations[annotationLogFile]
+	}
+	var data []byte
+	if path != "" {
+		data, _ = os.ReadFile(path)
+	}
+	offset := int64(len(data))
+	lines := strings.SplitAfter(string(data), "\n")
+	if len(lines) > 0 && lines[len(lines)-1] == "" {
+		lines = lines[:len(lines)-1]
+	}
+	if tail, err := strconv.Atoi(q.Get("tailLines")); err == nil && tail >= 0 && tail < len(lines) {
+		lines = lines[len(lines)-tail:]
+	}
+	limit := int64(-1)
+	if v, err := strconv.ParseInt(q.Get("limitBytes"), 10, 64); err == nil && v > 0 {
+		limit = v
+	}
+	stamps := q.Get("timestamps") == "true"
+	w.Header().Set("Content-Type", "text/plain")
+	written := int64(0)
+	emit := func(line string) bool {
+		if stamps {
+			line = time.Now().UTC().Format(time.RFC3339Nano) + " " + line
+		}
+		if limit >= 0 && written+int64(len(line)) > limit {
+			line = line[:limit-written]
+		}
+		k, err := io.WriteString(w, line)
+		written += int64(k)
+		return err == nil && (limit < 0 || written < limit)
+	}
+	for _, line := range lines {
+		if !emit(line) {
+			return
+		}
+	}
+	if q.Get("follow") != "true" || path == "" {
+		return
+	}
+	flusher, _ := w.(http.Flusher)
+	if flusher != nil {
+		flusher.Flush()
+	}
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			continue
+		}
+		if _, err := f.Seek(offset, io.SeekStart); err == nil {
+			reader := bufio.NewReader(f)
+			for {
+				line, err := reader.ReadString('\n')
+				if err != nil { // a partial line waits for its end
+					break
+				}
+				offset += int64(len(line))
+				if !emit(line) {
+					f.Close()
+					return
+				}
+			}
+		}
+		f.Close()
+		if flusher != nil {
+			flusher.Flush()
+		}
+	}
+}
