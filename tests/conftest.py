@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import http.client
+import os
+import shutil
 from collections.abc import Iterator
 from typing import Any
 
@@ -38,3 +40,32 @@ def healthy_lab() -> Iterator[LabMesh]:
 
 def lab_args(mesh: Any) -> list[str]:
     return mesh.admin_url_args() + ["-f", str(mesh.manifest_path), "-n", "foo"]
+
+
+@pytest.fixture(scope="session")
+def kubectl_binary(request: pytest.FixtureRequest) -> str:
+    """A real kubectl: the one built with the test cluster (tests/cluster/build.py), else
+    the machine's own."""
+    from tests.cluster.build import BuildError, ensure_binaries, go_command
+
+    if go_command() is not None:
+        try:
+            with _uncaptured(request):
+                return str(ensure_binaries() / "kubectl")
+        except BuildError as exc:
+            if os.environ.get("MESHDEBUG_REQUIRE_CLUSTER") == "1":
+                pytest.fail(str(exc), pytrace=False)
+    found = shutil.which("kubectl")
+    if found is None:
+        pytest.skip("no kubectl: install Go (the tests build one) or kubectl")
+    return found
+
+
+def _uncaptured(request: pytest.FixtureRequest) -> Any:
+    """Let a first build's progress reach the terminal (it takes minutes)."""
+    import contextlib
+
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+    if capture is None:
+        return contextlib.nullcontext()
+    return capture.global_and_fixture_disabled()

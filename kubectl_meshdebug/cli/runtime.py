@@ -31,6 +31,23 @@ from kubectl_meshdebug.transport.choose import AdminUrls, direct_transport, pod_
 T = TypeVar("T")
 R = TypeVar("R")
 ROOT_NAMESPACE = "istio-system"
+# Mesh-wide config lives in the root namespace: read it there too when RBAC confines us.
+ROOT_KINDS = {"ConfigMap", "DestinationRule", "PeerAuthentication", "Sidecar", "VirtualService",
+              "ServiceEntry", "Gateway"}
+# What a kind kept from us means for a verdict, in the words of the note.
+LIMITS = {
+    "ConfigMap": "the mesh config (auto mTLS, root namespace): Istio's defaults assumed",
+    "PeerAuthentication": "PeerAuthentications: servers' mTLS mode taken from their proxies' "
+                          "listeners, else PERMISSIVE",
+    "DestinationRule": "DestinationRules: their TLS and subsets unknown there",
+    "Service": "Services of other namespaces: a port 443 named http elsewhere or a protocol "
+               "conflict goes unseen",
+    "Node": "nodes: subsets that select topology labels may be judged empty",
+    "Namespace": "namespaces: injection labels unknown",
+    "Sidecar": "Sidecar resources: egress limits unknown",
+    "VirtualService": "VirtualServices: routes defined there unknown",
+    "MutatingWebhookConfiguration": "webhooks: Istio's default injector assumed",
+}
 
 
 class Proxy:
@@ -89,24 +106,34 @@ class Runtime:
                 from kubectl_meshdebug.kube.live import LiveSource
 
                 scope = [] if self.settings.all_namespaces else [self.namespace]
-                self._state = ClusterState(LiveSource(self.connection),
-                                           scope + [ROOT_NAMESPACE])
+                self._state = ClusterState(LiveSource(self.connection), scope,
+                                           root=ROOT_NAMESPACE, root_kinds=ROOT_KINDS)
         return self._state
 
     def has_cluster_view(self) -> bool:
         """True when objects can be read: -f given, or no --admin-url shortcut in use."""
         return self.offline or not self.admin_urls
 
+    def limits(self) -> list[str]:
+        """What RBAC kept from us, and what that means for the verdict, a line each."""
+        if self._state is None:
+            return []
+        out = []
+        for (kind, ns), _why in sorted(self._state.unreadable.items(),
+                                       key=lambda kv: (kv[0][0], kv[0][1] or "")):
+            where = f"in {ns}" if ns else "cluster-wide"
+            out.append(f"{kind} {where}: " + LIMITS.get(kind, "unknown"))
+        for kind in self._state.narrowed():
+            if kind in ("Service", "Pod") and not any(k == kind for k, _ in
+                                                      self._state.unreadable):
+                out.append(f"{kind} cluster-wide: read in {', '.join(self._state.scope)} only; "
+                           + LIMITS.get(kind, ""))
+        return out
+
     def note_limits(self) -> None:
         """Say what RBAC kept from us, and what that means for the verdict."""
-        if self._state is None:
-            return
-        limits = self._state.limits()
-        if limits:
-            self.printer.note("note: not allowed to read " + ", ".join(limits[:6])
-                              + ("" if len(limits) <= 6 else f" and {len(limits) - 6} more")
-                              + ": verdicts that depend on them assume Istio's defaults "
-                                "(see docs/rbac.md)")
+        for line in self.limits():
+            self.printer.note(f"note: not allowed to read {line}")
 
     # proxies -----------------------------------------------------------------------
     def admin_client(self, transport: Any) -> AdminClient:

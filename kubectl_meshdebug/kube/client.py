@@ -61,7 +61,8 @@ def load_configuration(cfg: KubeConfig) -> Any:
     except Exception as exc:  # malformed YAML, exec plugin failures
         raise UnreachableError(f"could not load kubeconfig: {' '.join(str(exc).split())}") \
             from exc
-    configuration.retries = 1
+    # No retry of a timed-out read: a frozen API server must cost one timeout, not two.
+    configuration.retries = 0
     return configuration
 
 
@@ -79,6 +80,18 @@ class Connection:
         self._configuration: Any = None
         self._api_client: Any = None
         self._lock = threading.Lock()
+        # Once the API server failed to answer in time, every later call fails at once
+        # with the same error: a command ends within one --request-timeout, not many.
+        self.down: UnreachableError | None = None
+
+    def check(self) -> None:
+        if self.down is not None:
+            raise self.down
+
+    def mark_down(self, error: UnreachableError) -> UnreachableError:
+        if self.down is None:
+            self.down = error
+        return error
 
     @property
     def timeout(self) -> tuple[float, float]:

@@ -25,12 +25,15 @@ MAX_LIST_BYTES = 512 * 1024 * 1024
 
 
 def _unreachable(what: str, exc: Exception) -> UnreachableError:
-    text = " ".join(str(exc).split())[:300]
+    text = " ".join(str(exc).split())
     if "timed out" in text.lower() or "timeout" in exc.__class__.__name__.lower():
-        return UnreachableError(f"the API server did not answer {what} in time ({text})",
-                                hint="check the cluster is up, or raise --request-timeout")
-    return UnreachableError(f"cannot reach the API server to {what}: {text}",
-                            hint="check --context/--kubeconfig and your network")
+        return UnreachableError(f"the API server did not answer {what} in time",
+                                hint="check the cluster is up, or raise --request-timeout",
+                                detail=text)
+    reason = text.rsplit(": ", 1)[-1][:200] if "Connection refused" not in text else \
+        "connection refused"
+    return UnreachableError(f"cannot reach the API server to {what}: {reason}",
+                            hint="check --context/--kubeconfig and your network", detail=text)
 
 
 class LiveSource:
@@ -48,6 +51,7 @@ class LiveSource:
         return f"{base}/{spec.plural}"
 
     def _get(self, path: str) -> bytes:
+        self.connection.check()
         api = self.connection.api_client()
         response = api.call_api(
             path, "GET", auth_settings=["BearerToken"], response_type=None,
@@ -88,7 +92,8 @@ class LiveSource:
             except (UnreachableError, Forbidden):
                 raise
             except Exception as exc:  # urllib3 connection errors and timeouts
-                raise _unreachable(f"list {spec.plural} {where}", exc) from exc
+                raise self.connection.mark_down(
+                    _unreachable(f"list {spec.plural} {where}", exc)) from exc
             if not isinstance(doc, dict) or not isinstance(doc.get("items") or [], list):
                 raise BadAnswerError(f"the API server's list of {spec.plural} is not a List")
             if spec.group:
@@ -118,7 +123,8 @@ class LiveSource:
         except UnreachableError:
             raise
         except Exception as exc:
-            raise _unreachable(f"get pod {namespace}/{name}", exc) from exc
+            raise self.connection.mark_down(
+                _unreachable(f"get pod {namespace}/{name}", exc)) from exc
         if not isinstance(pod, dict):
             raise BadAnswerError(f"the API server's pod {namespace}/{name} is not an object")
         pod.setdefault("kind", "Pod")
@@ -136,8 +142,11 @@ class LiveSource:
             raise translate_api_error(
                 exc, verb="get", resource="pods/log", namespace=namespace, name=name
             ) from exc
+        except UnreachableError:
+            raise
         except Exception as exc:  # urllib3 connection errors and timeouts
-            raise _unreachable(f"read the log of {namespace}/{name}", exc) from exc
+            raise self.connection.mark_down(
+                _unreachable(f"read the log of {namespace}/{name}", exc)) from exc
         return data.decode("utf-8", "replace")
 
     def follow_log(self, namespace: str, name: str, container: str,
@@ -147,6 +156,7 @@ class LiveSource:
 
         path = (f"/api/v1/namespaces/{quote(namespace)}/pods/{quote(name)}/log?"
                 f"container={quote(container)}&follow=true&sinceSeconds={int(since_seconds)}")
+        self.connection.check()
         api = self.connection.api_client()
         try:
             response = api.call_api(
@@ -159,7 +169,8 @@ class LiveSource:
                 exc, verb="get", resource="pods/log", namespace=namespace, name=name
             ) from exc
         except Exception as exc:
-            raise _unreachable(f"follow the log of {namespace}/{name}", exc) from exc
+            raise self.connection.mark_down(
+                _unreachable(f"follow the log of {namespace}/{name}", exc)) from exc
         raw = response[0] if isinstance(response, tuple) else response
         try:
             yield from raw.stream(4096)

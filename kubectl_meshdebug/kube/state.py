@@ -59,9 +59,13 @@ class ManifestSource:
 class ClusterState:
     """Cached access to objects by kind (and by namespace where RBAC insists)."""
 
-    def __init__(self, source: Source, scope: list[str] | None = None) -> None:
+    def __init__(self, source: Source, scope: list[str] | None = None,
+                 root: str | None = None, root_kinds: set[str] | None = None) -> None:
         self.source = source
         self.scope: list[str] = list(scope or [])
+        # The root namespace holds mesh-wide config: read there too, but only those kinds.
+        self.root = root
+        self.root_kinds = set(root_kinds or ())
         self._whole: dict[str, list[Obj]] = {}  # kind -> every object (cluster-wide read)
         self._by_ns: dict[tuple[str, str], list[Obj]] = {}
         self._forbidden_wide: set[str] = set()
@@ -135,7 +139,10 @@ class ClusterState:
         if namespace is not None:
             return self._read_ns(kind, namespace)
         out: list[Obj] = []
-        for ns in list(self.scope):
+        namespaces = list(self.scope)
+        if self.root and kind in self.root_kinds and self.root not in namespaces:
+            namespaces.append(self.root)
+        for ns in namespaces:
             out.extend(self._read_ns(kind, ns))
         return out
 
@@ -168,6 +175,14 @@ class ClusterState:
             where = f"in namespace {ns}" if ns else "cluster-wide"
             out.append(f"{KINDS[kind].plural} {where}" if kind in KINDS else f"{kind} {where}")
         return out
+
+    def narrowed(self) -> list[str]:
+        """Kinds read namespace by namespace because a cluster-wide list was refused."""
+        return sorted(k for k in self._forbidden_wide if KINDS.get(k) and KINDS[k].namespaced)
+
+    def readable(self, kind: str, namespace: str | None) -> bool:
+        """False when RBAC kept this kind (in this namespace) from us."""
+        return (kind, namespace) not in self.unreadable and (kind, None) not in self.unreadable
 
 
 def meta(obj: Obj | None) -> Obj:

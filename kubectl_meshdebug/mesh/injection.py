@@ -37,7 +37,11 @@ WEBHOOK_FAILURES = [
      "the webhook's caBundle does not match istiod's certificate",
      "restart istiod so it patches the caBundle: kubectl rollout restart deploy/istiod "
      "-n istio-system"),
-    (re.compile(r'Service "[^"]+" not found', re.I),
+    (re.compile(r"unable to load root certificates|unable to parse bytes as PEM", re.I),
+     "the webhook's caBundle is not a PEM certificate (corrupted or truncated)",
+     "restart istiod so it writes the caBundle again: kubectl rollout restart deploy/istiod "
+     "-n istio-system"),
+    (re.compile(r'Service "[^"]+" not found|services "[^"]+" not found', re.I),
      "the Service the webhook calls does not exist (an uninstalled revision?)",
      "delete the stale MutatingWebhookConfiguration or reinstall that revision"),
     (re.compile(r"connection refused", re.I),
@@ -225,6 +229,14 @@ def explain(state: ClusterState, target: str, namespace: str, pod_meta: Obj,
                     "verify istiod, injection fails (x509: certificate signed by unknown "
                     "authority)", "restart istiod so it patches the caBundle: kubectl rollout "
                     "restart deploy/istiod -n istio-system")
+    if real and not _is_pem_bundle(client.get("caBundle")):
+        steps.append(Step("caBundle", False, f"{hook.get('name')}'s caBundle is not a PEM "
+                                             "certificate"))
+        report.problem = True
+        return done(True, f"webhook {hook.get('name')}'s caBundle is not a PEM certificate: "
+                    "the API server refuses every pod it selects (unable to load root "
+                    "certificates)", "restart istiod so it writes the caBundle again: "
+                    "kubectl rollout restart deploy/istiod -n istio-system")
     svc_ref = client.get("service") or {}
     if real and svc_ref:
         svc = state.get("Service", svc_ref.get("namespace"), svc_ref.get("name", ""))
@@ -259,6 +271,20 @@ def explain(state: ClusterState, target: str, namespace: str, pod_meta: Obj,
                     "template")
     return done(True, f"{hook.get('name')} selects the pod and the injector's policy is "
                 f"{policy}")
+
+
+def _is_pem_bundle(value: Any) -> bool:
+    """Is a webhook's caBundle (base64 in the object) a PEM certificate block?"""
+    import base64
+    import binascii
+
+    if not isinstance(value, str):
+        return False
+    try:
+        decoded = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return b"-----BEGIN CERTIFICATE-----" in decoded
 
 
 def classify_event(message: str) -> tuple[str, str] | None:

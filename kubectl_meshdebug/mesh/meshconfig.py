@@ -37,7 +37,12 @@ def load_mesh_config(state: ClusterState, revision: str | None = None) -> MeshCo
     names = [f"istio-{revision}", "istio"] if revision else ["istio"]
     for name in names:
         for cm in state.list("ConfigMap"):
-            meta: dict[str, Any] = cm.get("metadata") or {}
-            if meta.get("name") == name and "mesh" in (cm.get("data") or {}):
-                return parse_mesh(cm["data"]["mesh"], f"ConfigMap {meta.get('namespace')}/{name}")
+            meta: dict[str, Any] = cm.get("metadata") if isinstance(cm.get("metadata"),
+                                                                   dict) else {}
+            data = cm.get("data") if isinstance(cm.get("data"), dict) else {}
+            if meta.get("name") == name and isinstance(data.get("mesh"), str):
+                return parse_mesh(data["mesh"], f"ConfigMap {meta.get('namespace')}/{name}")
+    readable = getattr(state, "readable", None)
+    if readable is not None and not readable("ConfigMap", "istio-system"):
+        return MeshConfig(source="Istio defaults (ConfigMap istio-system/istio not readable)")
     return MeshConfig()

@@ -93,6 +93,7 @@ class ExecTransport:
 
         deadline = time.monotonic() + timeout
         set_socket_timeout(timeout)
+        self.connection.check()
         try:
             core_api = self.connection.stream_api()
             client = stream(
@@ -111,8 +112,8 @@ class ExecTransport:
             )
         except ApiException as exc:
             if not exc.status:  # the websocket layer wraps every failure as status 0
-                raise _stream_error(Exception(exc.reason), "exec into", self.namespace,
-                                    self.pod) from exc
+                raise self._failed(_stream_error(Exception(exc.reason), "exec into",
+                                                 self.namespace, self.pod)) from exc
             raise translate_api_error(
                 exc, verb="create", resource="pods/exec", namespace=self.namespace,
                 name=self.pod,
@@ -120,7 +121,8 @@ class ExecTransport:
         except UnreachableError:
             raise
         except Exception as exc:  # websocket and urllib3 errors have no common base
-            raise _stream_error(exc, "exec into", self.namespace, self.pod) from exc
+            raise self._failed(_stream_error(exc, "exec into", self.namespace, self.pod)) \
+                from exc
         out: list[bytes] = []
         err: list[bytes] = []
         size = 0
@@ -148,6 +150,13 @@ class ExecTransport:
         finally:
             client.close()
         return ExecResult(b"".join(out), b"".join(err), code, message)
+
+    def _failed(self, error: UnreachableError) -> UnreachableError:
+        """A stream that could not even start because the API server did not answer marks
+        the connection down, so the calls after it fail at once."""
+        if "in time" in error.message or "cannot reach the API server" in error.message:
+            self.connection.mark_down(error)
+        return error
 
     def request(self, method: str, path: str, timeout: float) -> AdminResponse:
         method, path = checked_request_line(method, path)
@@ -221,7 +230,8 @@ def _stream_error(exc: Exception, what: str, namespace: str, pod: str) -> Unreac
         return UnreachableError(f"cannot {what} {namespace}/{pod}: {body.strip()}")
     if "timed out" in text.lower():
         return UnreachableError(f"the API server did not answer the {what.split()[0]} of "
-                                f"{namespace}/{pod} in time", hint="raise --request-timeout")
+                                f"{namespace}/{pod} in time",
+                                hint="check the cluster is up, or raise --request-timeout")
     return UnreachableError(
         f"cannot reach the API server to {what} {namespace}/{pod}: {text[:300]}",
         hint="check --context/--kubeconfig, your network, and that the pod is Running")

@@ -55,6 +55,11 @@ class PortForwardTransport:
         self.max_bytes = max_bytes
         self.describe = f"port-forward {namespace}/{pod}:{port}"
 
+    def _failed(self, error: UnreachableError) -> UnreachableError:
+        if "in time" in error.message or "cannot reach the API server" in error.message:
+            self.connection.mark_down(error)
+        return error
+
     def request(self, method: str, path: str, timeout: float) -> AdminResponse:
         from kubernetes.client.exceptions import ApiException
         from kubernetes.stream import portforward
@@ -62,6 +67,7 @@ class PortForwardTransport:
         method, path = checked_request_line(method, path)
         deadline = time.monotonic() + timeout
         set_socket_timeout(timeout)
+        self.connection.check()
         try:
             core_api = self.connection.stream_api()
             forward = portforward(
@@ -72,14 +78,15 @@ class PortForwardTransport:
             )
         except ApiException as exc:
             if not exc.status:
-                raise _stream_error(Exception(exc.reason), "port-forward to", self.namespace,
-                                    self.pod) from exc
+                raise self._failed(_stream_error(Exception(exc.reason), "port-forward to",
+                                                 self.namespace, self.pod)) from exc
             raise translate_api_error(
                 exc, verb="create", resource="pods/portforward", namespace=self.namespace,
                 name=self.pod,
             ) from exc
         except Exception as exc:
-            raise _stream_error(exc, "port-forward to", self.namespace, self.pod) from exc
+            raise self._failed(_stream_error(exc, "port-forward to", self.namespace,
+                                             self.pod)) from exc
         chunks: list[bytes] = []
         size = 0
         try:

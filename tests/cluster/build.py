@@ -71,7 +71,8 @@ def _version_flags(version: str) -> str:
 
 
 def _build(go: str, out: Path, log: callable) -> None:
-    env = dict(os.environ, CGO_ENABLED="0", GOTOOLCHAIN="local", GOFLAGS="-trimpath -mod=readonly")
+    env = dict(os.environ, CGO_ENABLED="0", GOTOOLCHAIN="local",
+               GOFLAGS="-trimpath -mod=readonly -buildvcs=false")
     version = kubernetes_version()
     stamped = f"-s -w {_version_flags(version)}"
     targets = [
@@ -121,4 +122,14 @@ def ensure_binaries(log: callable | None = None) -> Path:
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         log(f"cluster binaries ready in {time.monotonic() - started:.0f}s: {target}")
+        _prune(root, keep=target)
     return target
+
+
+def _prune(root: Path, keep: Path, spare: int = 1) -> None:
+    """Drop all but the newest `spare` other builds (an older checkout may still use one)."""
+    others = sorted((p for p in root.iterdir() if p.is_dir() and p != keep
+                     and not p.name.startswith("build-")),
+                    key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in others[spare:]:
+        shutil.rmtree(old, ignore_errors=True)

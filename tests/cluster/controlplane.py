@@ -28,7 +28,12 @@ from tests.cluster.kubeapi import ApiError, KubeApi
 CRDS = Path(__file__).resolve().parents[1] / "data" / "istio" / "crds" / "crd-all.gen.yaml"
 NODE = "mesh-node"
 USERS_GROUP = "meshdebug-users"
-TOKENS = {"bob": "meshdebug-token-bob", "carol": "meshdebug-token-carol"}
+READERS_GROUP = "meshdebug-readers"
+# user -> (bearer token, group): bob and carol are users like alice (carol through an exec
+# credential plugin), dana may read but not exec or port-forward.
+TOKENS = {"bob": ("meshdebug-token-bob", USERS_GROUP),
+          "carol": ("meshdebug-token-carol", USERS_GROUP),
+          "dana": ("meshdebug-token-dana", READERS_GROUP)}
 
 # What a namespace-scoped user may do in the namespaces granted to them (and nothing
 # cluster-wide): read the workload and mesh objects, exec, port-forward and read logs.
@@ -66,6 +71,7 @@ class ControlPlane:
         self.ports = {"etcd": free_port(), "etcd-peer": free_port(), "apiserver": free_port(),
                       "kubelet": free_port()}
         self.api: KubeApi | None = None
+        self.exec_log = self.workdir / "logs" / "exec.jsonl"
 
     # lifecycle -----------------------------------------------------------------------
     @property
@@ -85,8 +91,8 @@ class ControlPlane:
         (self.workdir / "logs").mkdir(exist_ok=True)
         subprocess.run([str(self.bin / "labnode"), "pki", str(self.pki)], check=True)
         (self.workdir / "tokens.csv").write_text("".join(
-            f"{token},{user},{1000 + i},{USERS_GROUP}\n"
-            for i, (user, token) in enumerate(sorted(TOKENS.items()))))
+            f"{token},{user},{1000 + i},{group}\n"
+            for i, (user, (token, group)) in enumerate(sorted(TOKENS.items()))))
         self._spawn("etcd", [
             str(self.bin / "etcd"), "--name=default", f"--data-dir={self.workdir / 'etcd'}",
             "--log-level=warn", "--unsafe-no-fsync",
@@ -122,7 +128,7 @@ class ControlPlane:
             f"--listen=127.0.0.1:{self.ports['kubelet']}",
             f"--tls-cert={pki / 'kubelet.crt'}", f"--tls-key={pki / 'kubelet.key'}",
             f"--kubeconfig={self.write_kubeconfigs()['admin']}",
-            f"--shims={self._shims()}",
+            f"--shims={self._shims()}", f"--exec-log={self.exec_log}",
         ])
         self._bootstrap()
 
@@ -238,16 +244,20 @@ class ControlPlane:
             self.api.request("PUT", self.api.path("Namespace", None, name), ns)
         self.ensure_service_account(name, "default")
         if grant_users:
-            self.api.ensure({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
-                             "metadata": {"name": "meshdebug-user", "namespace": name},
-                             "rules": NAMESPACE_ROLE_RULES})
-            self.api.ensure({
-                "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-                "metadata": {"name": "meshdebug-user", "namespace": name},
-                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
-                            "name": "meshdebug-user"},
-                "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group",
-                              "name": USERS_GROUP}]})
+            read_only = [r for r in NAMESPACE_ROLE_RULES
+                         if "pods/exec" not in r["resources"]]
+            for role, group, rules in (("meshdebug-user", USERS_GROUP, NAMESPACE_ROLE_RULES),
+                                       ("meshdebug-reader", READERS_GROUP, read_only)):
+                self.api.ensure({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+                                 "metadata": {"name": role, "namespace": name},
+                                 "rules": rules})
+                self.api.ensure({
+                    "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+                    "metadata": {"name": role, "namespace": name},
+                    "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                                "name": role},
+                    "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group",
+                                  "name": group}]})
 
     def ensure_service_account(self, namespace: str, name: str) -> None:
         assert self.api is not None
@@ -266,7 +276,8 @@ class ControlPlane:
                       "client-key-data": _b64(self.pki / "admin.key")},
             "alice": {"client-certificate-data": _b64(self.pki / "alice.crt"),
                       "client-key-data": _b64(self.pki / "alice.key")},
-            "bob": {"token": TOKENS["bob"]},
+            "bob": {"token": TOKENS["bob"][0]},
+            "dana": {"token": TOKENS["dana"][0]},
             "carol": {"exec": {"apiVersion": "client.authentication.k8s.io/v1",
                                "command": sys.executable,
                                "args": [str(self._credential_plugin())],
@@ -292,7 +303,7 @@ class ControlPlane:
         """A small exec credential plugin, as cloud CLIs are: prints an ExecCredential."""
         path = self.workdir / "credential-plugin.py"
         credential = {"apiVersion": "client.authentication.k8s.io/v1",
-                      "kind": "ExecCredential", "status": {"token": TOKENS["carol"]}}
+                      "kind": "ExecCredential", "status": {"token": TOKENS["carol"][0]}}
         path.write_text(f"import json\nprint(json.dumps({json.dumps(credential)}))\n")
         return path
 
@@ -305,3 +316,9 @@ class ControlPlane:
         env.pop("HTTPS_PROXY", None)
         env.pop("https_proxy", None)
         return env
+
+    def execs(self) -> list[dict[str, Any]]:
+        """Every exec the node ran so far: namespace, pod, container, command."""
+        if not self.exec_log.exists():
+            return []
+        return [json.loads(line) for line in self.exec_log.read_text().splitlines() if line]

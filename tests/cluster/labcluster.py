@@ -121,3 +121,13 @@ class LabCluster:
         self.api.create(pod)
         self.api.patch_status("Pod", meta["namespace"], meta["name"],
                               pod_status(dict(pod, status=status)))
+
+    def set_programs(self, namespace: str, pod: str, programs: str | None) -> None:
+        """What the pod's istio-proxy image holds from now on (None: the default)."""
+        obj = self.api.get("Pod", namespace, pod)
+        annotations = obj["metadata"].setdefault("annotations", {})
+        if programs is None:
+            annotations.pop(PROGRAMS_ANNOTATION, None)
+        else:
+            annotations[PROGRAMS_ANNOTATION] = programs
+        self.api.request("PUT", self.api.path("Pod", namespace, pod), obj)

@@ -21,8 +21,6 @@ sys.path.insert(0, str(ROOT / "tools"))
 import build_dist  # noqa: E402
 
 pytestmark = pytest.mark.e2e
-KUBECTL = shutil.which("kubectl")
-needs_kubectl = pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed")
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +115,7 @@ def test_pyz_has_no_native_code(built):
 # --- installed the way krew does, run by the real kubectl ----------------------------------
 
 @pytest.fixture(scope="module")
-def krew_install(built, tmp_path_factory):
+def krew_install(built, tmp_path_factory, kubectl_binary):
     """Unpack per `files`, link `bin` as kubectl-<name> in a bin folder on PATH."""
     out, result, plugin = built
     root = tmp_path_factory.mktemp("krew")
@@ -138,22 +136,21 @@ def krew_install(built, tmp_path_factory):
     completion.write_text('#!/bin/sh\nexec kubectl-meshdebug __complete "$@"\n')
     completion.chmod(0o755)
     env = {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}",
-           "HOME": str(root / "home"), "KUBECONFIG": str(root / "no-kubeconfig")}
+           "HOME": str(root / "home"), "KUBECONFIG": str(root / "no-kubeconfig"),
+           "MESHDEBUG_TEST_KUBECTL": kubectl_binary}
     return env
 
 
 def _kubectl(env, *args):
-    return subprocess.run([KUBECTL, *args], env=env, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run([env["MESHDEBUG_TEST_KUBECTL"], *args], env=env,
+                          capture_output=True, text=True, timeout=120)
 
 
-@needs_kubectl
 def test_kubectl_plugin_list_finds_it(krew_install):
     result = _kubectl(krew_install, "plugin", "list")
     assert "kubectl-meshdebug" in result.stdout, result.stdout + result.stderr
 
 
-@needs_kubectl
 def test_kubectl_meshdebug_help_runs_the_single_file(krew_install):
     result = _kubectl(krew_install, "meshdebug", "--help")
     assert result.returncode == 0, result.stderr
@@ -162,7 +159,6 @@ def test_kubectl_meshdebug_help_runs_the_single_file(krew_install):
     assert again.returncode == 0 and "--all-namespaces" in again.stdout
 
 
-@needs_kubectl
 def test_kubectl_completes_commands(krew_install):
     result = _kubectl(krew_install, "__complete", "meshdebug", "")
     lines = result.stdout.strip().splitlines()
@@ -171,7 +167,6 @@ def test_kubectl_completes_commands(krew_install):
     assert {"why-503", "loglevel", "audit", "demo"} <= names
 
 
-@needs_kubectl
 def test_kubectl_completes_log_levels_and_flags(krew_install):
     result = _kubectl(krew_install, "__complete", "meshdebug", "loglevel", "sleep", "")
     names = {line.split("\t")[0] for line in result.stdout.strip().splitlines()[:-1]}

@@ -87,6 +87,12 @@ message: 'Error creating: Internal error occurred: failed calling webhook
 """
 
 
+CA = (  # a PEM block, as istiod writes it
+    "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUJRVENCNmFBREFnRUNBZ0VCTUFvR0NDcUdTTTQ5"
+    "QkFNQ01CZ3hGakFVQmdOVkJBTVREV2x6ZEdsdkxYUmwKLS0tLS1FTkQgQ0VSVElGSUNBVEUtLS0tLQo="
+)
+
+
 def _write(tmp_path, text):
     path = tmp_path / "objects.yaml"
     path.write_text(text)
@@ -101,20 +107,20 @@ def test_missing_ca_bundle(tmp_path):
 
 
 def test_webhook_service_missing(tmp_path):
-    path = _write(tmp_path, WEBHOOK % ("Y2E=", ""))
+    path = _write(tmp_path, WEBHOOK % (CA, ""))
     result = run("check-inject", "deploy/web", "-n", "shop", "-f", path)
     assert result.code == 1
     assert "calls Service istio-system/istiod, which does not exist" in result.out
 
 
 def test_host_network_is_never_injected(tmp_path):
-    path = _write(tmp_path, WEBHOOK % ("Y2E=", ", hostNetwork: true") + ISTIOD)
+    path = _write(tmp_path, WEBHOOK % (CA, ", hostNetwork: true") + ISTIOD)
     result = run("check-inject", "deploy/web", "-n", "shop", "-f", path)
     assert "pods with hostNetwork: true are never injected" in result.out
 
 
 def test_workload_without_pods_reads_the_webhook_failure_event(tmp_path):
-    path = _write(tmp_path, WEBHOOK % ("Y2E=", "") + ISTIOD + EVENT)
+    path = _write(tmp_path, WEBHOOK % (CA, "") + ISTIOD + EVENT)
     result = run("check-inject", "deploy/web", "-n", "shop", "-f", path, "-o", "json")
     assert result.code == 1
     [report] = result.json()["reports"]
@@ -127,3 +133,11 @@ def test_system_namespace(tmp_path):
                             "kube-system}\nspec: {containers: [{name: dns}]}\n")
     result = run("check-inject", "coredns", "-n", "kube-system", "-f", path)
     assert result.code == 0 and "pods in kube-system are never injected" in result.out
+
+
+def test_ca_bundle_that_is_not_pem(tmp_path):
+    """What the API server answers to such a webhook: 'unable to load root certificates'."""
+    path = _write(tmp_path, WEBHOOK % ("Y2E=", "") + ISTIOD)
+    result = run("check-inject", "deploy/web", "-n", "shop", "-f", path)
+    assert result.code == 1
+    assert "caBundle is not a PEM certificate" in result.out

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -37,10 +38,10 @@ const (
 )
 
 type node struct {
-	client kubernetes.Interface
-	shims  string // folder with pilot-agent and curl links to this binary
-	mu     sync.Mutex
-	execs  int
+	client  kubernetes.Interface
+	shims   string // folder with pilot-agent and curl links to this binary
+	execLog string // every exec's argv, one JSON line each, for the tests to read
+	mu      sync.Mutex
 }
 
 func runKubelet(args []string) error {
@@ -50,6 +51,7 @@ func runKubelet(args []string) error {
 	key := fs.String("tls-key", "", "serving key")
 	kubeconfig := fs.String("kubeconfig", "", "kubeconfig to read pods with")
 	shims := fs.String("shims", "", "folder holding the pilot-agent and curl links")
+	execLog := fs.String("exec-log", "", "append every exec's argv here (JSON lines)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -62,7 +64,7 @@ func runKubelet(args []string) error {
 	if err != nil {
 		return err
 	}
-	n := &node{client: client, shims: *shims}
+	n := &node{client: client, shims: *shims, execLog: *execLog}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
 	mux.HandleFunc("/exec/", n.serveExec)
@@ -111,10 +113,9 @@ func (n *node) serveExec(w http.ResponseWriter, r *http.Request) {
 func (n *node) ExecInContainer(ctx context.Context, name, _ string, container string, cmd []string,
 	in io.Reader, out, errOut io.WriteCloser, _ bool, _ <-chan remotecommand.TerminalSize,
 	_ time.Duration) error {
-	n.mu.Lock()
-	n.execs++
-	n.mu.Unlock()
 	namespace, podName, _ := strings.Cut(name, "/")
+	n.record(map[string]any{"namespace": namespace, "pod": podName, "container": container,
+		"command": cmd})
 	pod, err := n.pod(ctx, namespace, podName)
 	if err != nil {
 		return err
@@ -159,6 +160,24 @@ func (n *node) ExecInContainer(ctx context.Context, name, _ string, container st
 		return utilexec.CodeExitError{Err: err, Code: exitErr.ExitCode()}
 	}
 	return err
+}
+
+func (n *node) record(entry map[string]any) {
+	if n.execLog == "" {
+		return
+	}
+	line, err := json.Marshal(entry)
+	if err != nil {
+		return
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	f, err := os.OpenFile(n.execLog, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	_, _ = f.Write(append(line, '\n'))
 }
 
 // ---- port-forward ----------------------------------------------------------------------
@@ -289,7 +308,7 @@ func (n *node) serveLogs(w http.ResponseWriter, r *http.Request) {
 		}
 		f, err := os.Open(path)
 		if err != nil {
-			continue
+			return // the container's log is gone (rotated, or the container restarted)
 		}
 		if _, err := f.Seek(offset, io.SeekStart); err == nil {
 			reader := bufio.NewReader(f)

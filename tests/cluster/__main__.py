@@ -1,0 +1,121 @@
+"""Drive the test cluster by hand.
+
+    python -m tests.cluster build                 # build or reuse the binaries, print where
+    python -m tests.cluster up DIR [--scenario S] # start it (and a lab scenario), detached
+    python -m tests.cluster down DIR              # stop everything `up` started
+
+After `up`, `export KUBECONFIG=DIR/kubeconfig` (cluster admin) or DIR/kubeconfig-alice
+(a user whose rights end at namespace foo), and `kubectl meshdebug ...` works against it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+from tests.cluster.build import BuildError, ensure_binaries
+
+
+def _up(workdir: Path, scenario: str | None) -> int:
+    from tests.cluster.controlplane import ControlPlane
+    from tests.cluster.labcluster import LabCluster
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    cp = ControlPlane(workdir, ensure_binaries()).start()
+    pids = {name: proc.pid for name, proc in cp.procs.items()}
+    if scenario:
+        from kubectl_meshdebug.lab.scenarios import SCENARIOS
+
+        if scenario not in SCENARIOS:
+            cp.stop()
+            print(f"unknown scenario {scenario!r}; one of {', '.join(SCENARIOS)}",
+                  file=sys.stderr)
+            return 2
+        sc = SCENARIOS[scenario]
+        mesh = sc.build()
+        mesh.workdir = workdir / "lab"
+        mesh.workdir.mkdir(exist_ok=True)
+        mesh._own_workdir = False
+        mesh.start()
+        sc.run_traffic(mesh)
+        LabCluster(cp).load(mesh)
+        for name, envoy in mesh.envoys.items():
+            if envoy.proc is not None:
+                pids[f"envoy-{name}"] = envoy.proc.pid
+    (workdir / "pids.json").write_text(json.dumps(pids, indent=1))
+    print(f"cluster up: export KUBECONFIG={workdir / 'kubeconfig'}")
+    if scenario:
+        print("the lab's apps live in this process: keep it running (Ctrl-C stops all)")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            return _down(workdir)
+    return 0
+
+
+def _down(workdir: Path) -> int:
+    path = workdir / "pids.json"
+    if not path.exists():
+        print(f"nothing started in {workdir}", file=sys.stderr)
+        return 1
+    pids = json.loads(path.read_text())
+    for pid in pids.values():
+        try:
+            os.killpg(pid, signal.SIGCONT)
+            os.killpg(pid, signal.SIGTERM)
+        except (ProcessLookupError, PermissionError):
+            continue
+    deadline = time.monotonic() + 15
+    for name, pid in pids.items():
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if _alive(pid):
+            os.killpg(pid, signal.SIGKILL)
+        print(f"stopped {name}")
+    path.unlink()
+    return 0
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie of ours is gone for every purpose
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.cluster", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("build", help="build or reuse the binaries")
+    up = sub.add_parser("up", help="start a control plane in DIR")
+    up.add_argument("dir", type=Path)
+    up.add_argument("--scenario", help="also run this lab scenario and load it")
+    down = sub.add_parser("down", help="stop what `up` started in DIR")
+    down.add_argument("dir", type=Path)
+    args = parser.parse_args(argv)
+    try:
+        if args.cmd == "build":
+            print(ensure_binaries())
+            return 0
+        if args.cmd == "up":
+            return _up(args.dir.resolve(), args.scenario)
+        return _down(args.dir.resolve())
+    except BuildError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

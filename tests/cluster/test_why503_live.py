@@ -1,0 +1,39 @@
+"""why-503 in a real cluster: `kubectl meshdebug why-503` through the real kubectl, pods and
+objects from a real kube-apiserver, the proxies reached by exec (pilot-agent) and logs
+through pods/log, for every lab scenario; the first finding must be the one found offline."""
+
+from __future__ import annotations
+
+import pytest
+
+from kubectl_meshdebug.lab.scenarios import SCENARIOS
+from tests.cluster.conftest import kubectl
+from tests.helpers import run
+
+
+@pytest.fixture(params=sorted(SCENARIOS), scope="module")
+def scenario_in_cluster(request, lab_cluster):
+    scenario = SCENARIOS[request.param]
+    mesh = scenario.build()
+    with mesh:
+        mesh.write_manifests()
+        scenario.run_traffic(mesh)
+        lab_cluster.load(mesh)
+        yield scenario, mesh
+
+
+def test_same_first_finding_as_offline(scenario_in_cluster, control_plane):
+    scenario, mesh = scenario_in_cluster
+    live = kubectl(control_plane, "meshdebug", "why-503", "sleep", scenario.service, "-n", "foo",
+                   "--logs", "-o", "json")
+    offline = run(*scenario.why503_args(mesh), "-o", "json")
+    live_ids = [f["id"] for f in live.json()["findings"]] if live.out else []
+    offline_ids = [f["id"] for f in offline.json()["findings"]]
+    assert live_ids[:1] == offline_ids[:1], (live.err, live_ids, offline_ids)
+    if scenario.expected is None:
+        assert live.code == 0 and live_ids == [], live.err
+    else:
+        assert live.code == 1 and live_ids[0] == scenario.expected, (live.err, live_ids)
+    doc = live.json()
+    assert doc["read"]["objects"] == "api-server"
+    assert "foo/sleep" in doc["read"]["logs"]
