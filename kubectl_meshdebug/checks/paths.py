@@ -79,7 +79,7 @@ def sidecar_egress_hides_host(ctx: Why503Context) -> list[Finding]:
 
 
 def route_not_found(ctx: Why503Context) -> list[Finding]:
-    if not ctx.client.reachable or ctx.matched_route is not None:
+    if not ctx.client.reachable or ctx.matched_route is not None or ctx.tcp_path:
         return []
     http_chain = any(c.route_config or c.inline_routes for _, c in ctx.listener_chains)
     if ctx.listener_chains and not http_chain:

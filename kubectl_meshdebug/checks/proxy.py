@@ -12,7 +12,7 @@ PROXY_NOT_READY = FindingType(
 
 PROXY_CONFIG_REJECTED = FindingType(
     "proxy-config-rejected", "error", "The proxy rejected configuration istiod sent (lds/cds/rds)",
-    proxy=("stats", "listeners", "routes", "log"),
+    proxy=("stats", "listeners", "routes", "clusters", "log"),
     explains=("route-not-found", "cluster-not-found", "no-endpoints", "vs-subset-undefined",
               "subset-no-pods"))
 

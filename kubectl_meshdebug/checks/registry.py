@@ -14,30 +14,44 @@ from kubectl_meshdebug.checks.finding import Finding, FindingType
 
 
 class Check:
+    """One check: what it emits and what it reads. A check reads what its finding types
+    declare unless it says less (an audit check never reads a proxy, nor the pods its
+    why-503 twin looks at)."""
+
     def __init__(self, name: str, run: Callable[[Any], list[Finding]],
-                 emits: tuple[FindingType, ...]) -> None:
+                 emits: tuple[FindingType, ...], kinds: tuple[str, ...] | None = None,
+                 proxy: tuple[str, ...] | None = None) -> None:
         self.name = name
         self.run = run
         self.emits = emits
+        self._kinds = kinds
+        self._proxy = proxy
 
     @property
     def kinds(self) -> set[str]:
+        if self._kinds is not None:
+            return set(self._kinds)
         return {k for t in self.emits for k in t.kinds}
 
     @property
     def proxy(self) -> set[str]:
+        if self._proxy is not None:
+            return set(self._proxy)
         return {p for t in self.emits for p in t.proxy}
 
     def __repr__(self) -> str:
         return f"Check({self.name!r})"
 
 
+_MESH_TLS = ("DestinationRule", "PeerAuthentication", "ConfigMap", "Service", "ServiceEntry")
+
 AUDIT_CHECKS: list[Check] = [
-    Check("tls-mode-mismatch", tls.tls_mode_mismatch_audit, (tls.TLS_MODE_MISMATCH,)),
+    Check("tls-mode-mismatch", tls.tls_mode_mismatch_audit, (tls.TLS_MODE_MISMATCH,),
+          kinds=_MESH_TLS, proxy=()),
     Check("dr-tls-overrides-mtls", tls.dr_tls_overrides_mtls_audit,
-          (tls.DR_TLS_OVERRIDES_MTLS,)),
+          (tls.DR_TLS_OVERRIDES_MTLS,), kinds=_MESH_TLS, proxy=()),
     Check("port-protocol-mismatch", ports.port_protocol_mismatch_audit,
-          (ports.PORT_PROTOCOL_MISMATCH,)),
+          (ports.PORT_PROTOCOL_MISMATCH,), proxy=()),
     Check("port-name-unrecognized", ports.port_name_unrecognized,
           (ports.PORT_NAME_UNRECOGNIZED,)),
     Check("externalname-port-name-invalid", ports.externalname_port_name_invalid,
@@ -45,11 +59,13 @@ AUDIT_CHECKS: list[Check] = [
     Check("protocol-conflict", ports.protocol_conflict, (ports.PROTOCOL_CONFLICT,)),
     Check("vs-host-not-found", routing.vs_host_not_found, (routing.VS_HOST_NOT_FOUND,)),
     Check("vs-port-required", routing.vs_port_required, (routing.VS_PORT_REQUIRED,)),
-    Check("vs-subset-undefined", routing.vs_subset_undefined, (routing.VS_SUBSET_UNDEFINED,)),
+    Check("vs-subset-undefined", routing.vs_subset_undefined, (routing.VS_SUBSET_UNDEFINED,),
+          proxy=()),
     Check("ingress-route-rules-not-applied", routing.ingress_route_rules_not_applied,
           (routing.INGRESS_ROUTE_RULES_NOT_APPLIED,)),
     Check("dr-host-not-found", routing.dr_host_not_found, (routing.DR_HOST_NOT_FOUND,)),
-    Check("subset-no-pods", routing.subset_no_pods, (routing.SUBSET_NO_PODS,)),
+    Check("subset-no-pods", routing.subset_no_pods, (routing.SUBSET_NO_PODS,),
+          kinds=("DestinationRule", "Service", "ServiceEntry", "Pod", "Node"), proxy=()),
     Check("dr-duplicate-host", routing.dr_duplicate_host, (routing.DR_DUPLICATE_HOST,)),
 ]
 

@@ -76,6 +76,14 @@ class Why503Context:
         return bool(self.listener_chains)
 
     @cached_property
+    def tcp_path(self) -> bool:
+        """True when a listener for the port proxies TCP straight to the target's cluster
+        (istiod gives a TCP Service its own `CLUSTER_IP_PORT` listener): routes do not
+        apply to the call."""
+        wanted = outbound_cluster(self.target.port, self.target.host)
+        return any(wanted in chain.tcp_cluster.split(",") for _, chain in self.listener_chains)
+
+    @cached_property
     def routes_for_port(self) -> list[RouteRecord]:
         return [r for r in self.client.routes() if r.route_config in self.route_config_names
                 and not r.inline_listener]

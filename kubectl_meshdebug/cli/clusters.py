@@ -7,7 +7,7 @@ import click
 from kubectl_meshdebug.cli.common import CONTEXT
 from kubectl_meshdebug.cli.options import global_options
 from kubectl_meshdebug.cli.proxyconfig import Source, emit, pod_and_dump
-from kubectl_meshdebug.render.output import Column, Listing
+from kubectl_meshdebug.render.output import Listing
 
 
 @click.command("clusters", context_settings=CONTEXT, epilog="""Examples:
@@ -34,20 +34,14 @@ def clusters(ctx: click.Context, pod: str | None, dump_file: str | None, fqdn: s
     where Envoy's TLS disagrees.
     """
     from kubectl_meshdebug.mesh import rows
+    from kubectl_meshdebug.render import proxyconfig as words
 
     src = Source(ctx, pod, dump_file)
     dump = src.dump(["clusters", "endpoints"] if dump_file else ["clusters"])
-    items = rows.cluster_rows(dump, src.statuses(), src.context())
-    items = rows.filter_clusters(items, fqdn=fqdn, port=port, subset=subset, direction=direction)
-    columns = [
-        Column("direction", "DIRECTION"), Column("port", "PORT"), Column("subset", "SUBSET"),
-        Column("fqdn", "SERVICE FQDN"), Column("type", "TYPE"),
-        Column("endpoints", "ENDPOINTS"), Column("tls", "TLS"),
-    ]
-    if any(i.get("service") or i.get("destination_rule") for i in items):
-        columns += [Column("expected_tls", "EXPECTED TLS"),
-                    Column("destination_rule", "DESTINATIONRULE"),
-                    Column("subset_pods", "SUBSET PODS")]
-    columns += [Column("circuit_breakers_text", "CIRCUIT BREAKERS", wide=True),
-                Column("outlier_text", "OUTLIER", wide=True), Column("name", "NAME", wide=True)]
+    keep = rows.cluster_filter(fqdn=fqdn, port=port, subset=subset, direction=direction)
+    items = rows.cluster_rows(dump, src.statuses(), src.context(), keep)
+    columns = list(words.CLUSTER_COLUMNS)
+    if any("expected_tls" in i for i in items):
+        columns += words.CLUSTER_JOINED
+    columns += words.CLUSTER_WIDE
     return emit(ctx, Listing("ClusterList", items, columns))

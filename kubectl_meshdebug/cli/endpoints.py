@@ -8,7 +8,7 @@ from kubectl_meshdebug.cli.common import CONTEXT
 from kubectl_meshdebug.cli.options import global_options
 from kubectl_meshdebug.cli.proxyconfig import Source, emit, pod_and_dump
 from kubectl_meshdebug.errors import UsageError
-from kubectl_meshdebug.render.output import Column, Listing
+from kubectl_meshdebug.render.output import Listing
 
 
 @click.command("endpoints", context_settings=CONTEXT, epilog="""Examples:
@@ -21,10 +21,12 @@ from kubectl_meshdebug.render.output import Column, Listing
 @click.option("--cluster", help="Only this cluster (exact name or a substring).")
 @click.option("--status", type=click.Choice(["healthy", "unhealthy"], case_sensitive=False),
               help="Only healthy or unhealthy endpoints.")
+@click.option("--port", type=int, help="Only endpoints on this port.")
+@click.option("--address", help="Only endpoints at this address.")
 @global_options
 @click.pass_context
 def endpoints(ctx: click.Context, pod: str | None, dump_file: str | None, cluster: str | None,
-              status: str | None) -> int:
+              status: str | None, port: int | None, address: str | None) -> int:
     """Envoy endpoints (from /clusters) with every health flag spelled out and the pod behind."""
     from kubectl_meshdebug.mesh import rows
 
@@ -42,11 +44,10 @@ def endpoints(ctx: click.Context, pod: str | None, dump_file: str | None, cluste
         items = [i for i in items if i["cluster"] == cluster or cluster in i["cluster"]]
     if status is not None:
         items = [i for i in items if i["status"] == status.upper()]
-    columns = [
-        Column("endpoint", "ENDPOINT"), Column("status", "STATUS"), Column("health", "HEALTH"),
-        Column("cluster", "CLUSTER"), Column("pod", "POD"),
-        Column("weight", "WEIGHT", wide=True), Column("locality", "LOCALITY", wide=True),
-        Column("rq_total", "RQ TOTAL", wide=True), Column("rq_error", "RQ ERROR", wide=True),
-        Column("cx_connect_fail", "CONNECT FAIL", wide=True),
-    ]
-    return emit(ctx, Listing("EndpointList", items, columns))
+    if port is not None:
+        items = [i for i in items if i["port"] == port]
+    if address is not None:
+        items = [i for i in items if i["address"] == address]
+    from kubectl_meshdebug.render.proxyconfig import ENDPOINT_COLUMNS
+
+    return emit(ctx, Listing("EndpointList", items, ENDPOINT_COLUMNS))

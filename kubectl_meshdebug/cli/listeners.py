@@ -7,7 +7,7 @@ import click
 from kubectl_meshdebug.cli.common import CONTEXT
 from kubectl_meshdebug.cli.options import global_options
 from kubectl_meshdebug.cli.proxyconfig import Source, emit, pod_and_dump
-from kubectl_meshdebug.render.output import Column, Listing
+from kubectl_meshdebug.render.output import Listing
 
 
 @click.command("listeners", context_settings=CONTEXT, epilog="""Examples:
@@ -27,6 +27,7 @@ def listeners(ctx: click.Context, pod: str | None, dump_file: str | None, port: 
               address: str | None, ltype: str | None) -> int:
     """Envoy listeners with their filter chains: protocol, mTLS requirement and destination."""
     from kubectl_meshdebug.mesh import rows
+    from kubectl_meshdebug.render.proxyconfig import LISTENER_COLUMNS
 
     src = Source(ctx, pod, dump_file)
     items = rows.listener_rows(src.dump(["listeners"]))
@@ -36,11 +37,4 @@ def listeners(ctx: click.Context, pod: str | None, dump_file: str | None, port: 
         items = [i for i in items if i["address"] == address]
     if ltype is not None:
         items = [i for i in items if i["type"] == ltype.upper()]
-    columns = [
-        Column("name", "NAME"), Column("address", "ADDRESS"), Column("port", "PORT"),
-        Column("chain_match", "MATCH"), Column("type", "TYPE"),
-        Column("mtls", "TLS"), Column("destination", "DESTINATION"),
-        Column("state", "STATE", wide=True), Column("direction", "DIRECTION", wide=True),
-        Column("error", "ERROR", wide=True),
-    ]
-    return emit(ctx, Listing("ListenerList", items, columns))
+    return emit(ctx, Listing("ListenerList", items, LISTENER_COLUMNS))

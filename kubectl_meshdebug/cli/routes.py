@@ -7,7 +7,7 @@ import click
 from kubectl_meshdebug.cli.common import CONTEXT
 from kubectl_meshdebug.cli.options import global_options
 from kubectl_meshdebug.cli.proxyconfig import Source, emit, pod_and_dump
-from kubectl_meshdebug.render.output import Column, Listing
+from kubectl_meshdebug.render.output import Listing
 
 
 @click.command("routes", context_settings=CONTEXT, epilog="""Examples:
@@ -19,26 +19,23 @@ from kubectl_meshdebug.render.output import Column, Listing
 @pod_and_dump
 @click.option("--name", "route_name", help="Only this route configuration (e.g. 8000, 443).")
 @click.option("--domain", help="Only virtual hosts that answer this Host header.")
+@click.option("--inline", is_flag=True,
+              help="Also the route configs inlined in listeners (sidecar inbound, waypoints).")
 @global_options
 @click.pass_context
 def routes(ctx: click.Context, pod: str | None, dump_file: str | None, route_name: str | None,
-           domain: str | None) -> int:
+           domain: str | None, inline: bool) -> int:
     """Envoy routes: route config, virtual host, domains, match, action and target clusters."""
     from kubectl_meshdebug.mesh import rows
+    from kubectl_meshdebug.render.proxyconfig import ROUTE_COLUMNS
 
     src = Source(ctx, pod, dump_file)
     dump = src.dump(["routes", "listeners"])
-    items = rows.route_rows(dump, src.context())
+    items = rows.route_rows(dump, src.context(), inline=inline)
     if route_name is not None:
         items = [i for i in items if i["route_config"] == route_name]
     if domain is not None:
         from kubectl_meshdebug.mesh.hosts import vhost_matches
 
         items = [i for i in items if vhost_matches(i["domains"], domain)]
-    columns = [
-        Column("route_config", "NAME"), Column("virtual_host", "VIRTUAL HOST"),
-        Column("domains_text", "DOMAINS"), Column("match", "MATCH"),
-        Column("targets_text", "CLUSTERS"), Column("virtual_service", "VIRTUALSERVICE"),
-        Column("action", "ACTION", wide=True), Column("domains", "ALL DOMAINS", wide=True),
-    ]
-    return emit(ctx, Listing("RouteList", items, columns))
+    return emit(ctx, Listing("RouteList", items, ROUTE_COLUMNS))

@@ -1,42 +1,73 @@
-"""Table rows for the proxy-config commands: Envoy records, joined to the mesh when known.
+"""Rows for the proxy-config commands: Envoy records, joined to the mesh when known.
 
-Every row is a plain dict (the `-o json` item shape, documented in docs/commands/).
+Every row is a plain dict of typed values, the `-o json` item shape documented in
+docs/commands/proxy-config.md; the words and abbreviations of the tables are made in
+render/proxyconfig.py. Filters run on Envoy's records before anything is joined.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from kubectl_meshdebug.envoy.clusters_status import ClusterStatus
-from kubectl_meshdebug.envoy.config_dump import ConfigDump
+from kubectl_meshdebug.envoy.config_dump import ClusterRecord, ConfigDump, RouteRecord
 from kubectl_meshdebug.kube.state import meta, ref
 from kubectl_meshdebug.mesh.correlate import MeshContext, owning_config
-from kubectl_meshdebug.mesh.names import parse_cluster_name, parse_route_config_name
+from kubectl_meshdebug.mesh.names import ClusterName, parse_cluster_name, parse_route_config_name
 from kubectl_meshdebug.mesh.policy import tls_agrees
 
-
-def _cb_text(cb: dict[str, int]) -> str:
-    short = {"max_connections": "conn", "max_pending_requests": "pending",
-             "max_requests": "rq", "max_retries": "retries"}
-    parts = [f"{short[k]}={'max' if v >= 2**32 - 1 else v}" for k, v in cb.items() if k in short]
-    return ",".join(parts)
+ClusterFilter = Callable[[ClusterRecord, ClusterName], bool]
 
 
-def _outlier_text(outlier: dict[str, Any]) -> str:
-    if not outlier:
-        return ""
-    parts = []
-    for key, label in (("consecutive_5xx", "5xx"), ("consecutive_gateway_failure", "gw"),
-                       ("interval", "every"), ("base_ejection_time", "eject"),
-                       ("max_ejection_percent", "max%")):
-        if key in outlier:
-            value = outlier[key]
-            parts.append(f"{label}={value.get('value', value) if isinstance(value, dict) else value}")
-    return ",".join(parts) or "on"
+def _ns_name(reference: str, kind: str) -> str:
+    """`DestinationRule foo/httpbin` -> `foo/httpbin` ("" for other kinds)."""
+    prefix = kind + " "
+    return reference[len(prefix):] if reference.startswith(prefix) else ""
+
+
+def _services_host(rec: ClusterRecord) -> str:
+    services = rec.istio.get("services")
+    if isinstance(services, list) and services and isinstance(services[0], dict):
+        host = services[0].get("host")
+        if isinstance(host, str):
+            return host
+    return ""
+
+
+def cluster_filter(*, fqdn: str | None = None, port: int | None = None,
+                   subset: str | None = None, direction: str | None = None) -> ClusterFilter:
+    """istioctl's ClusterFilter.Verify: the options a user gave, on the record alone."""
+
+    def keep(rec: ClusterRecord, name: ClusterName) -> bool:
+        host = _services_host(rec) or name.fqdn
+        if fqdn and not (host == fqdn or host.startswith(fqdn + ".")):
+            return False
+        if port is not None and name.port != port:
+            return False
+        if subset is not None and name.subset != subset:
+            return False
+        if direction:
+            kind = name.direction if name.direction in ("inbound", "outbound") else "other"
+            if kind != direction:
+                return False
+        return True
+
+    return keep
+
+
+def _sort_key(row: dict[str, Any]) -> tuple[str, int, str, str]:
+    """istioctl's order: service, then port, then subset, then direction."""
+    return (row["fqdn"] or row["name"], row["port"] or 0, row["subset"], row["direction"])
 
 
 def cluster_rows(dump: ConfigDump, statuses: dict[str, ClusterStatus] | None,
-                 ctx: MeshContext | None) -> list[dict[str, Any]]:
+                 ctx: MeshContext | None, keep: ClusterFilter | None = None
+                 ) -> list[dict[str, Any]]:
+    chosen = []
+    for rec in dump.clusters():
+        name = parse_cluster_name(rec.name)
+        if keep is None or keep(rec, name):
+            chosen.append((rec, name))
     eds_counts: dict[str, list[int]] = {}
     if statuses is None and dump.has_endpoints():
         for ep in dump.endpoints():
@@ -45,128 +76,131 @@ def cluster_rows(dump: ConfigDump, statuses: dict[str, ClusterStatus] | None,
             if ep.health in ("HEALTHY", "UNKNOWN", ""):
                 counts[0] += 1
     items = []
-    for rec in dump.clusters():
-        name = parse_cluster_name(rec.name)
+    for rec, name in chosen:
         status = statuses.get(rec.name) if statuses is not None else None
+        healthy: int | None
+        total: int | None
         if status is not None:
             healthy, total = status.healthy_count, len(status.hosts)
-        elif rec.eds_service_name and rec.eds_service_name in eds_counts or rec.name in eds_counts:
-            healthy, total = eds_counts.get(rec.eds_service_name or rec.name, [0, 0])
+        elif (rec.eds_service_name or rec.name) in eds_counts:
+            healthy, total = eds_counts[rec.eds_service_name or rec.name]
         else:
             healthy = total = None
+        applied = owning_config(rec.istio)
         row: dict[str, Any] = {
             "name": rec.name, "direction": name.direction, "port": name.port,
-            "subset": name.subset, "fqdn": name.fqdn, "type": rec.type, "state": rec.state,
-            "endpoints": f"{healthy}/{total}" if total is not None else "",
+            "subset": name.subset, "fqdn": _services_host(rec) or name.fqdn,
+            "type": rec.type, "state": rec.state,
             "healthy_endpoints": healthy, "total_endpoints": total,
             "tls": rec.tls.mode, "tls_sni": rec.tls.sni, "tls_sans": rec.tls.sans,
-            "circuit_breakers": rec.circuit_breakers,
-            "circuit_breakers_text": _cb_text(rec.circuit_breakers),
-            "outlier_detection": rec.outlier, "outlier_text": _outlier_text(rec.outlier),
-            "istio_config": owning_config(rec.istio),
+            "circuit_breakers": rec.circuit_breakers, "outlier_detection": rec.outlier,
+            "istio_config": applied,
+            # Istio names the rule it applied in the cluster's metadata: no objects needed
+            "destination_rule": _ns_name(applied, "DestinationRule"),
         }
-        services = rec.istio.get("services") or []
-        if services and isinstance(services[0], dict) and services[0].get("host"):
-            row["fqdn"] = str(services[0]["host"])  # Istio's own join key beats the name
         if ctx is not None and name.direction == "outbound" and row["fqdn"]:
-            svc = ctx.service(row["fqdn"])
-            dr = ctx.destination_rule(row["fqdn"])
-            applied = row["istio_config"]
-            if applied.startswith("DestinationRule "):
-                ns_name = applied.split(" ", 1)[1]
-                dr = ctx.state.get("DestinationRule", *ns_name.split("/", 1)) or dr
-            expected = ctx.expected_tls(name, dr)
-            subset = ctx.subset(dr, row["fqdn"], rec.istio.get("subset") or name.subset)
-            row.update({
-                "service": ref(svc).split(" ", 1)[1] if svc else "",
-                "destination_rule": f"{meta(dr).get('namespace')}/{meta(dr).get('name')}"
-                if dr else "",
-                "subset_pods": len(subset.pods) if subset else (
-                    len(ctx.service_pods(row["fqdn"])) if svc else None),
-                "expected_tls": expected.mode + ("" if tls_agrees(expected.mode, rec.tls.mode)
-                                                 else " (!)"),
-                "expected_tls_reason": expected.reason,
-                "tls_mismatch": not tls_agrees(expected.mode, rec.tls.mode),
-            })
+            _join(row, rec, name, ctx, applied)
         items.append(row)
+    items.sort(key=_sort_key)
     return items
 
 
-def filter_clusters(items: list[dict[str, Any]], *, fqdn: str | None, port: int | None,
-                    subset: str | None, direction: str | None) -> list[dict[str, Any]]:
+def _join(row: dict[str, Any], rec: ClusterRecord, name: ClusterName, ctx: MeshContext,
+          applied: str) -> None:
+    svc = ctx.service(row["fqdn"])
+    dr = ctx.destination_rule(row["fqdn"])
+    if row["destination_rule"]:
+        ns, _, dr_name = row["destination_rule"].partition("/")
+        dr = ctx.state.get("DestinationRule", ns, dr_name) or dr
+    expected = ctx.expected_tls(name, dr)
+    subset_name = rec.istio.get("subset") if isinstance(rec.istio.get("subset"), str) else ""
+    subset = ctx.subset(dr, row["fqdn"], subset_name or name.subset)
+    row.update({
+        "service": ref(svc).split(" ", 1)[1] if svc else "",
+        "destination_rule": row["destination_rule"] or (
+            f"{meta(dr).get('namespace')}/{meta(dr).get('name')}" if dr else ""),
+        "subset_pods": len(subset.pods) if subset else (
+            len(ctx.service_pods(row["fqdn"])) if svc else None),
+        "expected_tls": expected.mode,
+        "expected_tls_reason": expected.reason,
+        "tls_mismatch": not tls_agrees(expected.mode, rec.tls.mode),
+    })
+
+
+def _route_row(rec: RouteRecord) -> dict[str, Any]:
+    vs = owning_config(rec.istio)
+    action = rec.raw.get("route") if isinstance(rec.raw.get("route"), dict) else {}
+    return {
+        "route_config": rec.route_config,
+        "route_port": parse_route_config_name(rec.route_config).port,
+        "inline_listener": rec.inline_listener,
+        "virtual_host": rec.virtual_host, "domains": rec.domains,
+        "match": rec.match, "match_spec": rec.raw.get("match") or {},
+        "action": rec.action,
+        "clusters": [{"name": c, "weight": w} for c, w in rec.clusters],
+        "timeout": action.get("timeout"),
+        "virtual_service": _ns_name(vs, "VirtualService"),
+        "route_name": str(rec.raw.get("name", "")),
+    }
+
+
+def route_rows(dump: ConfigDump, ctx: MeshContext | None,
+               inline: bool = False) -> list[dict[str, Any]]:
+    """Routes of the RDS route configs (what istioctl lists), and with `inline` those
+    inlined in listeners too, marked with their listener."""
+    return [_route_row(rec) for rec in dump.routes() if inline or not rec.inline_listener]
+
+
+def _single_cluster(inline: dict[str, Any]) -> str:
+    """The cluster of an inline route config that has one catch-all route, as istioctl
+    names it ("Cluster: NAME"), else ""."""
+    vhosts = inline.get("virtual_hosts") if isinstance(inline.get("virtual_hosts"), list) else []
+    if len(vhosts) != 1 or not isinstance(vhosts[0], dict):
+        return ""
+    routes = vhosts[0].get("routes") if isinstance(vhosts[0].get("routes"), list) else []
+    if len(routes) != 1 or not isinstance(routes[0], dict):
+        return ""
+    match = routes[0].get("match") or {}
+    action = routes[0].get("route") if isinstance(routes[0].get("route"), dict) else {}
+    if match.get("prefix") in ("/", None) and not match.get("headers") and \
+            isinstance(action.get("cluster"), str) and set(match) <= {"prefix",
+                                                                     "case_sensitive"}:
+        return str(action["cluster"])
+    return ""
+
+
+def _inline_matches(inline: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
-    for item in items:
-        if fqdn and not (item["fqdn"] == fqdn or item["fqdn"].startswith(fqdn + ".")):
-            continue
-        if port is not None and item["port"] != port:
-            continue
-        if subset is not None and item["subset"] != subset:
-            continue
-        if direction and (item["direction"] if item["direction"] in ("inbound", "outbound")
-                          else "other") != direction:
-            continue
-        out.append(item)
+    for vhost in inline.get("virtual_hosts") or []:
+        for route in (vhost.get("routes") or []) if isinstance(vhost, dict) else []:
+            if isinstance(route, dict):
+                out.append(route.get("match") or {})
     return out
-
-
-def route_rows(dump: ConfigDump, ctx: MeshContext | None) -> list[dict[str, Any]]:
-    items = []
-    for rec in dump.routes():
-        vs = owning_config(rec.istio)
-        targets = [c if w is None else f"{c} ({w}%)" for c, w in rec.clusters]
-        domains = rec.domains
-        items.append({
-            "route_config": rec.route_config,
-            "route_port": parse_route_config_name(rec.route_config).port,
-            "virtual_host": rec.virtual_host, "domains": domains,
-            "domains_text": domains[0] + (f" +{len(domains) - 1} more" if len(domains) > 1 else "")
-            if domains else "",
-            "match": rec.match, "action": rec.action,
-            "clusters": [{"name": c, "weight": w} for c, w in rec.clusters],
-            "targets_text": ", ".join(targets) or rec.action,
-            "virtual_service": vs.split(" ", 1)[1] if vs.startswith("VirtualService ") else "",
-            "route_name": str(rec.raw.get("name", "")),
-        })
-    return items
 
 
 def listener_rows(dump: ConfigDump) -> list[dict[str, Any]]:
     items = []
     for rec in dump.listeners():
-        chains = rec.chains or []
-        if not chains:
-            items.append({"name": rec.name, "address": rec.address, "port": rec.port,
-                          "state": rec.state, "direction": rec.direction, "type": "",
-                          "chain_match": "", "chain_port": None, "mtls": "", "destination": "",
-                          "error": rec.error})
-        for chain in chains:
-            match = chain.match
-            bits = []
-            if "destination_port" in match:
-                bits.append(f"port={match['destination_port']}")
-            if match.get("transport_protocol"):
-                bits.append(f"transport={match['transport_protocol']}")
-            if match.get("application_protocols"):
-                bits.append("alpn=" + ",".join(match["application_protocols"]))
-            if match.get("server_names"):
-                bits.append("sni=" + ",".join(match["server_names"]))
+        base = {"name": rec.name, "address": rec.address, "port": rec.port,
+                "state": rec.state, "direction": rec.direction, "error": rec.error}
+        if not rec.chains:
+            items.append({**base, "chain": "", "match": {}, "chain_port": None, "type": "",
+                          "tls_required": False, "client_cert_required": False,
+                          "route_config": "", "inline_cluster": "", "inline_matches": [],
+                          "tcp_cluster": "", "filters": []})
+        for chain in rec.chains:
             kind = ("HTTP" if "envoy.filters.network.http_connection_manager" in chain.filters
                     else "TCP" if "envoy.filters.network.tcp_proxy" in chain.filters else "")
-            dest = (f"route: {chain.route_config}" if chain.route_config else
-                    "inline routes" if chain.inline_routes else
-                    f"cluster: {chain.tcp_cluster}" if chain.tcp_cluster else
-                    ",".join(f for f in chain.filters if f))
+            inline = chain.inline_routes if isinstance(chain.inline_routes, dict) else None
             items.append({
-                "name": rec.name, "address": rec.address, "port": rec.port,
-                "state": rec.state, "direction": rec.direction,
-                "chain": chain.name, "chain_match": " ".join(bits) or "all",
-                "chain_port": match.get("destination_port"), "type": kind,
-                "mtls": "mutual (client cert)" if chain.tls_client_cert_required else
-                "tls" if chain.tls_required else "none",
+                **base, "chain": chain.name, "match": chain.match,
+                "chain_port": chain.match.get("destination_port"), "type": kind,
                 "tls_required": chain.tls_required,
                 "client_cert_required": chain.tls_client_cert_required,
-                "destination": dest, "route_config": chain.route_config,
-                "tcp_cluster": chain.tcp_cluster, "filters": chain.filters, "error": rec.error,
+                "route_config": chain.route_config,
+                "inline_cluster": _single_cluster(inline) if inline else "",
+                "inline_matches": _inline_matches(inline) if inline else [],
+                "tcp_cluster": chain.tcp_cluster, "filters": chain.filters,
             })
     return items
 
@@ -198,6 +232,7 @@ def endpoint_rows(statuses: dict[str, ClusterStatus], ctx: MeshContext | None) -
                 "weight": host.weight, "locality": host.locality,
                 "rq_total": host.stats.get("rq_total", 0),
                 "rq_error": host.stats.get("rq_error", 0),
+                "rq_timeout": host.stats.get("rq_timeout", 0),
                 "cx_connect_fail": host.stats.get("cx_connect_fail", 0),
                 "success_rate": host.success_rate,
                 "pod": pod, "pod_readiness": readiness,
@@ -219,3 +254,4 @@ def endpoint_rows_from_dump(dump: ConfigDump, ctx: MeshContext | None) -> list[d
             "locality": ep.locality, "pod": pod, "pod_readiness": readiness,
         })
     return items
+

@@ -38,11 +38,19 @@ def terminal_text(text: str, color: bool) -> str:
 
 
 class Column:
-    """One table column (plain classes here: dataclasses cost every command's start-up)."""
+    """One table column (plain classes here: dataclasses cost every command's start-up).
+
+    The cell shows `row[key]`, or `value(row)` when a column is made from several fields;
+    `fmt` turns the value into words. The row itself (the -o json item) stays data."""
 
     def __init__(self, key: str, header: str, wide: bool = False,
-                 fmt: Callable[[Any], str] | None = None) -> None:
+                 fmt: Callable[[Any], str] | None = None,
+                 value: Callable[[dict[str, Any]], Any] | None = None) -> None:
         self.key, self.header, self.wide, self.fmt = key, header, wide, fmt
+        self.value = value
+
+    def cell(self, row: dict[str, Any]) -> str:
+        return _cell(self.value(row) if self.value else row.get(self.key), self.fmt)
 
 
 class Listing:
@@ -127,7 +135,7 @@ class Printer:
         from tabulate import tabulate
 
         shown = [c for c in columns if wide or not c.wide]
-        rows = [[_cell(item.get(c.key), c.fmt) for c in shown] for item in items]
+        rows = [[c.cell(item) for c in shown] for item in items]
         if not rows:
             self.note("No resources found.")
             return

@@ -175,7 +175,7 @@ def test_listeners_show_inbound_mtls(healthy_lab):
     [inbound] = result.json()["items"]
     assert inbound["name"] == "virtualInbound" and inbound["client_cert_required"] is True
     result = run(*lab_args(healthy_lab), "listeners", "sleep", "--port", "8000", "--type", "http")
-    assert "0.0.0.0_8000" in result.out and "route: 8000" in result.out
+    assert "0.0.0.0_8000" in result.out and "Route: 8000" in result.out
 
 
 def test_endpoints_show_pod_and_health(healthy_lab):
@@ -199,7 +199,8 @@ def test_config_dump_save_jsonpath_and_read_back(healthy_lab, tmp_path):
     assert result.json() == "outbound|8000||httpbin.foo.svc.cluster.local"
     result = run("clusters", "--dump", saved, "-o", "json")
     assert result.code == 0, result.err
-    assert {i["endpoints"] for i in result.json()["items"]} == {"1/1"}
+    assert {(i["healthy_endpoints"], i["total_endpoints"])
+            for i in result.json()["items"]} == {(1, 1)}
     result = run("endpoints", "--dump", saved, "-o", "json")
     assert len(result.json()["items"]) == 3
 
@@ -274,3 +275,26 @@ def test_completion_offers_the_proxys_logger_names(healthy_lab, capsys):
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[-1] == ":4"
     assert "router:\tnow warning" in lines
+
+
+def _documented_keys(section: str) -> set[str]:
+    """The keys docs/commands/proxy-config.md lists for a command's `-o json` items."""
+    import re
+
+    from tests.helpers import DATA
+
+    text = (DATA.parents[1] / "docs" / "commands" / "proxy-config.md").read_text()
+    body = text.split(f"## {section}\n", 1)[1].split("\n## ", 1)[0]
+    listed = body.split("`-o json` items:", 1)[1].split(".", 1)[0]
+    listed = re.sub(r"\([^)]*\)", "", listed)  # remarks in parentheses name no keys
+    return set(re.findall(r"\b([a-z_]+)\b", " ".join(re.findall(r"`([^`]*)`", listed))))
+
+
+@pytest.mark.parametrize("command,pod", [("clusters", "sleep"), ("routes", "sleep"),
+                                         ("listeners", "httpbin-v1"),
+                                         ("endpoints", "sleep")])
+def test_json_keys_are_the_documented_ones(healthy_lab, command, pod):
+    result = run(*lab_args(healthy_lab), command, pod, "-o", "json")
+    assert result.code == 0, result.err
+    keys = set().union(*(item.keys() for item in result.json()["items"]))
+    assert keys == _documented_keys(command), keys ^ _documented_keys(command)

@@ -65,3 +65,40 @@ def test_text_report_has_evidence_and_fix(scenario_run):
     else:
         assert f"[{scenario.expected}]" in result.out.splitlines()[2]
         assert "fix:" in result.out and "docs: docs/checks/" in result.out
+
+
+def test_checks_read_only_what_they_declare(scenario_run):
+    """On real Envoys: each check, alone on a fresh context, reads no object kind and no
+    proxy data beyond its declaration."""
+    from kubectl_meshdebug.checks.context import RecordingState
+    from kubectl_meshdebug.checks.registry import WHY503_CHECKS
+    from kubectl_meshdebug.checks.runner import BASE_KINDS
+    from kubectl_meshdebug.checks.why503_context import Why503Context
+    from kubectl_meshdebug.envoy.admin import AdminClient
+    from kubectl_meshdebug.envoy.proxyview import collect_views
+    from kubectl_meshdebug.kube.state import ClusterState, ManifestSource
+    from kubectl_meshdebug.mesh.correlate import MeshContext
+    from kubectl_meshdebug.mesh.target import resolve_target
+    from kubectl_meshdebug.transport.direct import DirectTransport
+
+    scenario, mesh, _ = scenario_run
+    state = ClusterState(ManifestSource(mesh.manifests(), "foo"))
+    target = resolve_target(scenario.service, "foo", state)
+    peers = [mesh.client] + [p for s in mesh.services for p in s.pods
+                             if (s.name, s.namespace) == (target.name, target.namespace)]
+    targets = [(f"{p.namespace}/{p.name}", state.get("Pod", p.namespace, p.name),
+                AdminClient(DirectTransport(mesh.admin_url(p))) if p.name in mesh.envoys
+                else None) for p in peers]
+    logs = {f"{p.namespace}/{p.name}": mesh.envoys[p.name].log_path.read_text()
+            for p in peers if p.name in mesh.envoys}
+    views = collect_views(targets, logs)
+    for check in WHY503_CHECKS:
+        kinds: set[str] = set()
+        proxy: set[str] = set()
+        recording = RecordingState(state, kinds)
+        for view in views:
+            view.recorder = proxy
+        context = MeshContext.build(recording, targets[0][1], "foo")
+        check.run(Why503Context(target, views[0], views[1:], recording, context))
+        assert kinds <= check.kinds | BASE_KINDS, (check.name, kinds - check.kinds)
+        assert proxy <= check.proxy, (check.name, proxy - check.proxy)
