@@ -7,7 +7,6 @@ import click
 from kubectl_meshdebug.cli.common import CONTEXT, runtime
 from kubectl_meshdebug.cli.options import all_namespaces_option, global_options
 from kubectl_meshdebug.errors import EXIT_FINDINGS, EXIT_OK, UsageError
-from kubectl_meshdebug.render.findings import findings_document, print_findings
 
 
 @click.command("audit", context_settings=CONTEXT, epilog="""Examples:
@@ -33,6 +32,7 @@ def audit(ctx: click.Context, checks: tuple[str, ...], severity: str) -> int:
     """
     from kubectl_meshdebug.checks.registry import audit_ids
     from kubectl_meshdebug.checks.runner import run_audit
+    from kubectl_meshdebug.render.findings import findings_document, print_findings
 
     rt = runtime(ctx)
     known = audit_ids()

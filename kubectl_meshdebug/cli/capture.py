@@ -20,7 +20,6 @@ import click
 
 from kubectl_meshdebug.cli.common import CONTEXT, runtime
 from kubectl_meshdebug.cli.options import concurrency_option, global_options
-from kubectl_meshdebug.envoy.logging import normalize_level, parse_level_spec
 from kubectl_meshdebug.errors import EXIT_UNREACHABLE, MeshdebugError, UsageError
 
 if TYPE_CHECKING:
@@ -70,6 +69,8 @@ def capture(ctx: click.Context, pods: tuple[str, ...], selector: str | None, lev
     """
     rt = runtime(ctx)
     proxies = rt.proxies(list(pods), selector)
+    from kubectl_meshdebug.envoy.logging import normalize_level, parse_level_spec
+
     level = normalize_level(level)
     files = _log_files(log_files, proxies)
     if not files and rt.offline:

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from kubectl_meshdebug.cli.common import CONTEXT, runtime
 from kubectl_meshdebug.cli.options import global_options
 from kubectl_meshdebug.errors import EXIT_FINDINGS, EXIT_OK, UsageError
-from kubectl_meshdebug.kube.state import meta
-from kubectl_meshdebug.kube.targets import close_names, parse_target, pods_of_workload, proxy_container
-from kubectl_meshdebug.render.output import Printer
+
+if TYPE_CHECKING:
+    from kubectl_meshdebug.render.output import Printer
 
 KINDS = ["Namespace", "Pod", "MutatingWebhookConfiguration", "ConfigMap", "Service",
          "Deployment", "ReplicaSet", "StatefulSet", "DaemonSet"]
@@ -35,6 +35,13 @@ def check_inject(ctx: click.Context, target: str) -> int:
     whose pods are missing, the ReplicaSet's webhook failure events. Exit code 1 when the
     pod should have a sidecar and lacks it, or injection is broken.
     """
+    from kubectl_meshdebug.kube.state import meta
+    from kubectl_meshdebug.kube.targets import (
+        close_names,
+        parse_target,
+        pods_of_workload,
+        proxy_container,
+    )
     from kubectl_meshdebug.mesh.injection import classify_event, explain
 
     rt = runtime(ctx)
@@ -96,6 +103,8 @@ def check_inject(ctx: click.Context, target: str) -> int:
 
 def _failure_events(state: Any, ns: str, kind: str, name: str, workload: dict) -> list[dict]:
     """FailedCreate events of the workload and of the ReplicaSets it owns."""
+    from kubectl_meshdebug.kube.state import meta
+
     owners = {name}
     uid = meta(workload).get("uid")
     for rs in state.list("ReplicaSet", ns):

@@ -44,4 +44,4 @@ def clusters(ctx: click.Context, pod: str | None, dump_file: str | None, fqdn: s
     if any("expected_tls" in i for i in items):
         columns += words.CLUSTER_JOINED
     columns += words.CLUSTER_WIDE
-    return emit(ctx, Listing("ClusterList", items, columns))
+    return emit(ctx, Listing("ClusterList", items, columns), src)

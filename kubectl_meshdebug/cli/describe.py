@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from kubectl_meshdebug.cli.common import CONTEXT, runtime
 from kubectl_meshdebug.cli.options import global_options
-from kubectl_meshdebug.kube.targets import parse_target, pick_pod, pods_of_workload
-from kubectl_meshdebug.render.output import Printer
+
+if TYPE_CHECKING:
+    from kubectl_meshdebug.render.output import Printer
 
 
 @click.command("describe", context_settings=CONTEXT, epilog="""Examples:
@@ -30,6 +31,7 @@ def describe(ctx: click.Context, pod: str) -> int:
     Service and the subsets the pod is in, the VirtualServices for and to it with all their
     routes and weights, the Sidecar resource, injection state, and warnings.
     """
+    from kubectl_meshdebug.kube.targets import parse_target, pick_pod, pods_of_workload
     from kubectl_meshdebug.mesh.describe import describe_pod
 
     rt = runtime(ctx)

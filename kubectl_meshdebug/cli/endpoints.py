@@ -50,4 +50,4 @@ def endpoints(ctx: click.Context, pod: str | None, dump_file: str | None, cluste
         items = [i for i in items if i["address"] == address]
     from kubectl_meshdebug.render.proxyconfig import ENDPOINT_COLUMNS
 
-    return emit(ctx, Listing("EndpointList", items, ENDPOINT_COLUMNS))
+    return emit(ctx, Listing("EndpointList", items, ENDPOINT_COLUMNS), src)

@@ -37,4 +37,4 @@ def listeners(ctx: click.Context, pod: str | None, dump_file: str | None, port: 
         items = [i for i in items if i["address"] == address]
     if ltype is not None:
         items = [i for i in items if i["type"] == ltype.upper()]
-    return emit(ctx, Listing("ListenerList", items, LISTENER_COLUMNS))
+    return emit(ctx, Listing("ListenerList", items, LISTENER_COLUMNS), src)

@@ -8,9 +8,7 @@ import click
 
 from kubectl_meshdebug.cli.common import CONTEXT, runtime
 from kubectl_meshdebug.cli.options import all_namespaces_option, concurrency_option, global_options
-from kubectl_meshdebug.envoy.logging import normalize_level, parse_level_spec, reset_plan
 from kubectl_meshdebug.errors import MeshdebugError, UsageError
-from kubectl_meshdebug.kube.state import annotations
 from kubectl_meshdebug.render.output import Column, Listing
 
 if TYPE_CHECKING:
@@ -48,6 +46,9 @@ def loglevel(ctx: click.Context, args: tuple[str, ...], selector: str | None, re
     LEVEL sets every logger; LOGGER:LEVEL,... sets only those loggers in one request.
     Names and levels are checked against the proxy's own list before anything changes.
     """
+    from kubectl_meshdebug.envoy.logging import normalize_level, parse_level_spec, reset_plan
+    from kubectl_meshdebug.kube.state import annotations
+
     rt = runtime(ctx)
     words = list(args)
     targets = [] if selector else words[:1]

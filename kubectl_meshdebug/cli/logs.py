@@ -7,7 +7,6 @@ import click
 from kubectl_meshdebug.cli.common import CONTEXT, read_text_file, runtime
 from kubectl_meshdebug.cli.options import global_options
 from kubectl_meshdebug.errors import UsageError
-from kubectl_meshdebug.kube.targets import parse_target
 
 
 @click.command("logs", context_settings=CONTEXT, epilog="""Examples:
@@ -39,6 +38,7 @@ def logs(ctx: click.Context, pod: str | None, explain: bool, status_filter: str 
     from kubectl_meshdebug.envoy.accesslog import parse_line
     from kubectl_meshdebug.envoy.explain import status_matches
     from kubectl_meshdebug.envoy.flags import split_flags
+    from kubectl_meshdebug.kube.targets import parse_target
 
     rt = runtime(ctx)
     if log_file:

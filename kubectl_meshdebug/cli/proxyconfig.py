@@ -48,7 +48,15 @@ class Source:
         from kubectl_meshdebug.envoy import views
 
         assert self.proxy is not None
-        return views.fetch_dump(self.proxy.admin, parts)
+        self._dump = views.fetch_dump(self.proxy.admin, parts)
+        return self._dump
+
+    def notes(self) -> list[str]:
+        """What the reader could not use, said rather than silently dropped."""
+        skipped = self._dump.skipped if self._dump is not None else 0
+        if skipped:
+            return [f"note: {skipped} malformed resources in the dump were skipped"]
+        return []
 
     def statuses(self) -> dict[str, ClusterStatus] | None:
         """Live per-host health from /clusters; None for a saved dump."""
@@ -72,6 +80,8 @@ class Source:
         return MeshContext.build(self.rt.state(), pod, self.rt.namespace)
 
 
-def emit(ctx: click.Context, listing: Listing) -> int:
+def emit(ctx: click.Context, listing: Listing, source: Source | None = None) -> int:
+    if source is not None:
+        listing.notes += source.notes()
     runtime(ctx).printer.listing(listing)
     return 0

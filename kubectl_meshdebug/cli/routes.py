@@ -38,4 +38,4 @@ def routes(ctx: click.Context, pod: str | None, dump_file: str | None, route_nam
         from kubectl_meshdebug.mesh.hosts import vhost_matches
 
         items = [i for i in items if vhost_matches(i["domains"], domain)]
-    return emit(ctx, Listing("RouteList", items, ROUTE_COLUMNS))
+    return emit(ctx, Listing("RouteList", items, ROUTE_COLUMNS), src)

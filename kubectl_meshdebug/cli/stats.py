@@ -10,9 +10,7 @@ import click
 
 from kubectl_meshdebug.cli.common import CONTEXT, runtime
 from kubectl_meshdebug.cli.options import all_namespaces_option, concurrency_option, global_options
-from kubectl_meshdebug.envoy.stats import delta, parse_stats_text, validate_regex
 from kubectl_meshdebug.errors import MeshdebugError, UsageError
-from kubectl_meshdebug.mesh.hosts import resolve_host
 from kubectl_meshdebug.render.output import Column, Listing
 
 if TYPE_CHECKING:
@@ -27,6 +25,8 @@ ABSENT_NOTE = (
 
 def service_filter(service: str, namespace: str) -> tuple[str, str]:
     """`httpbin[:8000]` -> (RE2 for its outbound clusters' stats, the FQDN)."""
+    from kubectl_meshdebug.mesh.hosts import resolve_host
+
     host, _, port = service.partition(":")
     if port and not port.isdigit():
         raise UsageError(f"--service {service!r}: port must be a number")
@@ -72,6 +72,8 @@ def stats(ctx: click.Context, pod: str | None, selector: str | None, filter_re: 
     -o prometheus prints Envoy's Prometheus text and -o raw its plain text.
     """
     rt = runtime(ctx, outputs=("table", "wide", "json", "yaml", "prometheus", "raw"))
+    from kubectl_meshdebug.envoy.stats import delta, parse_stats_text, validate_regex
+
     output = rt.settings.output
     if filter_re and service:
         raise UsageError("give --filter or --service, not both")
