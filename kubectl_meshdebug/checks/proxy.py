@@ -66,6 +66,32 @@ def _rejections(ctx: Why503Context) -> dict[str, int]:
     return out
 
 
+# What a rejection message says about the object behind it, and where to look.
+_CAUSES = [
+    ("Only unique values for domains", "two VirtualServices (or Gateways) claim the same "
+     "host on one port: merge them, or give each its own host"),
+    ("Didn't find a registered implementation", "a filter or extension this proxy does not "
+     "have, usually added by an EnvoyFilter (or a proxy older than istiod): fix or delete "
+     "the EnvoyFilter, or upgrade the proxy"),
+    ("Invalid duration", "an invalid value, usually from an EnvoyFilter patch: fix the "
+     "patch"),
+    ("value must be", "an invalid value, usually from an EnvoyFilter patch: fix the patch"),
+    ("duplicate", "two resources of one name, usually an EnvoyFilter that adds what istiod "
+     "already made: fix the patch"),
+]
+_GENERIC = ("find the object that produced the bad config: often an EnvoyFilter, or two "
+            "VirtualServices/Gateways claiming the same domain on one port")
+
+
+def rejection_cause(lines: list[str]) -> str:
+    """The likely culprit, from the proxy's own rejection message when there is one."""
+    for line in reversed(lines):
+        for needle, cause in _CAUSES:
+            if needle.lower() in line.lower():
+                return cause
+    return _GENERIC
+
+
 def proxy_config_rejected(ctx: Why503Context) -> list[Finding]:
     view = ctx.client
     rejected = _rejections(ctx)
@@ -106,14 +132,13 @@ def proxy_config_rejected(ctx: Why503Context) -> list[Finding]:
                   "(cluster_not_found) although the Service exists")
     else:
         effect = ""
+    cause = rejection_cause([s.line for s in view.log_signals if s.kind == "config-rejected"])
     return [PROXY_CONFIG_REJECTED(
         f"the proxy of {view.label} rejected configuration from istiod{effect}",
         evidence,
-        fix="Find the object that produced the bad config (often an EnvoyFilter, or two "
-            "VirtualServices/Gateways claiming the same domain on one port: 'Only unique values "
-            "for domains are permitted'); `istioctl analyze` and istiod's "
-            "pilot_total_xds_rejects metric name it, and the proxy's log says why "
-            f"(kubectl meshdebug sync {view.label.split('/')[-1]} --logs). Fix or delete it and "
-            "the proxy recovers.",
+        fix=f"The rejected resource comes from {cause}. `istioctl analyze` and istiod's "
+            "pilot_total_xds_rejects metric name the proxies affected, and the proxy's log "
+            f"says why (kubectl meshdebug sync {view.label.split('/')[-1]} --logs); once the "
+            "object is fixed, istiod pushes again and the proxy recovers.",
         resource=f"Pod {view.label}", weight=7 if (missing_rds or no_listener or
                                                    missing_cluster) else 4)]

@@ -18,32 +18,46 @@ if TYPE_CHECKING:
 \b
   kubectl meshdebug describe productpage-v1-7f9 -n bookinfo
   kubectl meshdebug describe deploy/reviews-v2 -n bookinfo -o json
+  kubectl meshdebug describe svc productpage -n bookinfo            # as istioctl x describe svc
   kubectl meshdebug describe httpbin-5c8 -f cluster-objects/ -n foo     # offline
 """)
-@click.argument("pod")
+@click.argument("target", nargs=-1, required=True, metavar="POD | svc/NAME | svc NAME")
 @global_options
 @click.pass_context
-def describe(ctx: click.Context, pod: str) -> int:
-    """Describe a pod as the mesh sees it.
+def describe(ctx: click.Context, target: tuple[str, ...]) -> int:
+    """Describe a pod, or a Service through one of its pods, as the mesh sees it.
 
     The Services it backs (each port's protocol as Istio reads it, whether targetPort is a
     port the app declares, the PeerAuthentication mode on it), the DestinationRule for each
     Service and the subsets the pod is in, the VirtualServices for and to it with all their
     routes and weights, the Sidecar resource, injection state, and warnings.
     """
+    from kubectl_meshdebug.errors import UsageError
     from kubectl_meshdebug.kube.targets import parse_target, pick_pod, pods_of_workload
     from kubectl_meshdebug.mesh.describe import describe_pod
 
     rt = runtime(ctx)
+    if len(target) > 2:
+        raise UsageError(f"too many arguments: {' '.join(target)}")
+    if len(target) == 2:
+        if target[0].lower() not in ("svc", "service", "services", "pod", "po", "pods"):
+            raise UsageError(f"{target[0]!r} is not svc or pod", hint="e.g. describe svc NAME")
+        pod = f"{target[0]}/{target[1]}"
+    else:
+        pod = target[0]
     state = rt.state()
     state.prefetch(["Pod", "Service", "DestinationRule", "VirtualService", "PeerAuthentication",
                     "Sidecar", "ConfigMap"])
     ref = parse_target(pod)
     ns = rt.namespace
-    if ref.kind == "Pod":
+    only = None
+    if ref.kind == "Service":
+        only = ref.name
+        obj = pick_pod(pods_of_workload(state, "Service", ref.name, ns),
+                       f"service {ns}/{ref.name}")
+    elif ref.kind == "Pod":
         obj = state.get("Pod", ns, ref.name)
         if obj is None:
-            from kubectl_meshdebug.errors import UsageError
             from kubectl_meshdebug.kube.targets import close_names
 
             raise UsageError(f"pod {ns}/{ref.name} not found",
@@ -51,7 +65,7 @@ def describe(ctx: click.Context, pod: str) -> int:
     else:
         obj = pick_pod(pods_of_workload(state, ref.kind, ref.name, ns),
                        f"{ref.kind.lower()} {ns}/{ref.name}")
-    doc = describe_pod(state, obj)
+    doc = describe_pod(state, obj, only_service=only)
     if rt.settings.output in ("json", "yaml"):
         rt.printer.document(doc)
     else:

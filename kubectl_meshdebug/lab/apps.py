@@ -2,7 +2,9 @@
 
 Behaviours a scenario needs: answer 200 with the request headers (like httpbin), answer
 500 (a failing replica for outlier detection), answer slowly (to fill a circuit breaker),
-and send an invalid header name (`Time : x`) that Envoy's HTTP/1 parser rejects.
+answer after 3 s (past a route's timeout), send an invalid header name (`Time : x`) that
+Envoy's HTTP/1 parser rejects, and close the connection instead of answering (an app whose
+keep-alive ends while the sidecar still uses the connection).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import socketserver
 import threading
 import time
 
-BEHAVIOURS = ("ok", "fail", "slow", "bad-header")
+BEHAVIOURS = ("ok", "fail", "slow", "very-slow", "bad-header", "reset")
 
 
 class _Handler(socketserver.StreamRequestHandler):
@@ -36,6 +38,8 @@ class _Handler(socketserver.StreamRequestHandler):
             if length:
                 self.rfile.read(length)
             server.requests += 1
+            if server.behaviour == "reset":
+                return  # closes the connection with the request unanswered
             self.wfile.write(server.respond(request_line.decode("latin-1"), headers))
             self.wfile.flush()
             if headers.get("connection", "").lower() == "close":
@@ -60,6 +64,8 @@ class AppServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
             return _response(500, b"upstream app failure\n")
         if self.behaviour == "slow":
             time.sleep(0.5)
+        if self.behaviour == "very-slow":
+            time.sleep(3.0)
         if self.behaviour == "bad-header":
             body = b"ok\n"
             return (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTime : x\r\n"

@@ -55,6 +55,7 @@ class LabService:
     virtual_service: str | None = None
     cluster_ip: str = ""
     visible: bool = True  # False: a Sidecar resource hides it from the client
+    route_timeout: str | None = None  # the VirtualService's timeout, e.g. "1s"
 
     @property
     def fqdn(self) -> str:
@@ -91,15 +92,16 @@ class LabMesh:
     def __init__(self, services: list[LabService], *, client: LabPod | None = None,
                  objects: list[dict[str, Any]] | None = None,
                  extra_pods: list[LabPod] | None = None, block: int | None = None,
-                 broken_rds: bool = False, client_stats_prefixes: list[str] | None = None,
-                 catch_all: bool = True, workdir: str | None = None) -> None:
+                 broken: str | None = None, client_stats_prefixes: list[str] | None = None,
+                 outbound_policy: str = "ALLOW_ANY", workdir: str | None = None) -> None:
         self.block = block if block is not None else free_block()
         self.services = services
         self.client = client or LabPod("sleep", labels={"app": "sleep"},
                                        service_account="sleep", app=None)
         self.objects = objects or []
-        self.broken_rds = broken_rds
-        self.catch_all = catch_all  # ALLOW_ANY's allow_any virtual host on every route config
+        # which xDS update the client proxy rejects: "rds", "cds" or "lds" (None: none)
+        self.broken = broken
+        self.outbound_policy = outbound_policy  # ALLOW_ANY or REGISTRY_ONLY
         self.client_stats_prefixes = client_stats_prefixes or []
         self._own_workdir = workdir is None
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="meshdebug-lab-"))
@@ -146,7 +148,7 @@ class LabMesh:
         return [(p.ip, svc.target_port, p.sidecar) for p in pods]
 
     def _client_config(self) -> dict[str, Path]:
-        clusters = []
+        clusters = [xds.passthrough_cluster(), xds.blackhole_cluster()]
         routes_by_port: dict[int, list[dict[str, Any]]] = {}
         for svc in self.services:
             if not svc.visible:
@@ -176,8 +178,8 @@ class LabMesh:
             else:
                 action = {"weighted_clusters": {"clusters": [
                     {"name": c, "weight": w} for c, w in weighted]}}
-            action.update({"timeout": "0s", "retry_policy": xds.ISTIO_RETRY,
-                           "max_grpc_timeout": "0s"})
+            action.update({"timeout": svc.route_timeout or "0s", "retry_policy": xds.ISTIO_RETRY,
+                           "max_grpc_timeout": svc.route_timeout or "0s"})
             route: dict[str, Any] = {"match": {"prefix": "/"}, "route": action,
                                      "name": "default" if not svc.virtual_service else svc.name,
                                      "decorator": {"operation": f"{svc.fqdn}:{svc.port}/*"}}
@@ -191,27 +193,50 @@ class LabMesh:
                 "routes": [route],
                 "include_request_attempt_count": True,
             })
+        if self.broken == "cds":
+            # one invalid cluster (as a bad EnvoyFilter patch makes): Envoy rejects the
+            # whole update, and the proxy holds none of its clusters
+            clusters.append(dict(xds.static_cluster(
+                "outbound|9999||patched.foo.svc.cluster.local", "127.0.0.1", 9),
+                connect_timeout="-1s"))
         cds = self._write("cds.json", xds.discovery_response(
             "envoy.config.cluster.v3.Cluster", clusters, "cds-1"))
         listeners = []
-        rds_files = []
         for port, vhosts in sorted(routes_by_port.items()):
-            if self.broken_rds:
+            if self.broken == "rds":
                 vhosts = vhosts + [dict(vhosts[0], name="duplicate")]  # duplicate domains
-            allow_any = [{
-                "name": "allow_any", "domains": ["*"],
-                "routes": [{"match": {"prefix": "/"}, "name": "allow_any",
-                            "route": {"cluster": "PassthroughCluster", "timeout": "0s"}}]}]
             rds = self._write(f"rds-{port}.json", xds.discovery_response(
                 "envoy.config.route.v3.RouteConfiguration",
-                [{"name": str(port), "virtual_hosts": vhosts + (
-                    allow_any if self.catch_all else []),
+                [{"name": str(port),
+                  "virtual_hosts": vhosts + [xds.catch_all_vhost(self.outbound_policy)],
                   "validate_clusters": False}], "rds-1"))
-            rds_files.append(rds)
             listeners.append(xds.outbound_listener(port, self.client.ip, rds,
                                                    bind=bind_port(port)))
+        listeners.append(xds.virtual_outbound(self.client.ip))
+        if self.broken == "lds":
+            # a filter this Envoy does not have (as a bad EnvoyFilter patch adds) in the
+            # first outbound listener: Envoy rejects that listener, keeps the others
+            chain = listeners[0]["filter_chains"][0]
+            chain["filters"] = [{"name": "envoy.filters.network.patched", "typed_config": {
+                "@type": "type.googleapis.com/udpa.type.v1.TypedStruct",
+                "type_url": "type.googleapis.com/istio.patched.v1.Filter"}}] + chain["filters"]
         lds = self._write("lds.json", xds.discovery_response(
             "envoy.config.listener.v3.Listener", listeners, "lds-1"))
+        return {"cds": cds, "lds": lds}
+
+    def _server_config(self, pod: LabPod) -> dict[str, Path]:
+        """What istiod sends a server sidecar: its inbound clusters and virtualInbound."""
+        ports = sorted({svc.target_port for svc in self.services if pod in svc.pods})
+        clusters = [xds.blackhole_cluster(), xds.passthrough_cluster("InboundPassthroughCluster")]
+        clusters += [xds.static_cluster(f"inbound|{port}||", pod.local_ip, port) for port in ports]
+        server = "httpbin" if pod.service_account not in ("sleep",) else "sleep"
+        listener = xds.virtual_inbound(pod.ip, [(p, f"inbound|{p}||") for p in ports],
+                                       mode=self.peer_auth_mode(pod), server=server)
+        tag = pod.name
+        cds = self._write(f"{tag}-cds.json", xds.discovery_response(
+            "envoy.config.cluster.v3.Cluster", clusters, "cds-1"))
+        lds = self._write(f"{tag}-lds.json", xds.discovery_response(
+            "envoy.config.listener.v3.Listener", [listener], "lds-1"))
         return {"cds": cds, "lds": lds}
 
     # lifecycle ---------------------------------------------------------------------------
@@ -228,12 +253,9 @@ class LabMesh:
             if pod.app:
                 self.apps.append(AppServer((pod.local_ip, pod.app_port), pod.app, pod.name).start())
         client = self.client
-        dynamic = self._client_config()
         boot = xds.bootstrap(
             f"sidecar~{client.ip}~{client.name}.{client.namespace}~{client.namespace}.svc."
-            "cluster.local", (client.ip, 15000), dynamic,
-            static_clusters=[xds.static_cluster("PassthroughCluster", "127.0.0.1", 9),
-                             xds.static_cluster("BlackHoleCluster", "127.0.0.1", 9)],
+            "cluster.local", (client.ip, 15000), self._client_config(),
             stats_prefixes=self.client_stats_prefixes)
         self.envoys[client.name] = EnvoyProcess(client.name, self.workdir, boot,
                                                 (client.ip, 15000))
@@ -241,28 +263,31 @@ class LabMesh:
             for pod in svc.pods:
                 if not pod.sidecar or pod.name in self.envoys:
                     continue
-                inbound = f"inbound|{svc.target_port}||"
                 boot = xds.bootstrap(
                     f"sidecar~{pod.ip}~{pod.name}.{pod.namespace}~{pod.namespace}.svc."
-                    "cluster.local", (pod.ip, 15000), None,
-                    static_clusters=[xds.static_cluster(inbound, pod.local_ip, svc.target_port)],
-                    static_listeners=[xds.inbound_listener(
-                        pod.ip, svc.target_port, inbound, mtls=self.strict_mtls(svc),
-                        server=svc.name if svc.name in ("httpbin", "sleep") else "httpbin")])
+                    "cluster.local", (pod.ip, 15000), self._server_config(pod))
                 self.envoys[pod.name] = EnvoyProcess(pod.name, self.workdir, boot,
                                                      (pod.ip, 15000))
-        for envoy in self.envoys.values():
-            envoy.start()
+        for name, envoy in self.envoys.items():
+            # a proxy that rejected its first cluster update never finishes initialising
+            envoy.start(ready=not (self.broken == "cds" and name == client.name))
+
+    def peer_auth_mode(self, pod: LabPod) -> str:
+        """The server side's mode: the pod's namespace PeerAuthentication, else the
+        mesh-wide one in istio-system, else PERMISSIVE (Istio's default)."""
+        by_ns: dict[str, str] = {}
+        for obj in self.objects:
+            if obj.get("kind") != "PeerAuthentication":
+                continue
+            spec = obj.get("spec") or {}
+            mode = (spec.get("mtls") or {}).get("mode")
+            if mode and mode != "UNSET" and not spec.get("selector"):
+                by_ns[obj["metadata"].get("namespace")] = mode
+        return by_ns.get(pod.namespace) or by_ns.get("istio-system") or "PERMISSIVE"
 
     def strict_mtls(self, svc: LabService) -> bool:
-        """Server side: STRICT when a PeerAuthentication in the objects says so."""
-        for obj in self.objects:
-            if obj.get("kind") == "PeerAuthentication":
-                mode = ((obj.get("spec") or {}).get("mtls") or {}).get("mode")
-                ns = obj["metadata"].get("namespace")
-                if mode == "STRICT" and ns in ("istio-system", svc.namespace):
-                    return True
-        return False
+        """Server side: STRICT where a PeerAuthentication says so."""
+        return any(self.peer_auth_mode(p) == "STRICT" for p in svc.pods) if svc.pods else False
 
     def stop(self) -> None:
         for envoy in self.envoys.values():

@@ -23,12 +23,12 @@ MESH_STRICT = {
 MAX = 4294967295
 
 
-def mesh_config(auto_mtls: bool = True) -> dict[str, Any]:
+def mesh_config(auto_mtls: bool = True, extra: str = "") -> dict[str, Any]:
     return {
         "apiVersion": "v1", "kind": "ConfigMap",
         "metadata": {"name": "istio", "namespace": "istio-system"},
         "data": {"mesh": f"enableAutoMtls: {'true' if auto_mtls else 'false'}\n"
-                         "rootNamespace: istio-system\n"},
+                         "rootNamespace: istio-system\n" + extra},
     }
 
 
@@ -161,7 +161,16 @@ def sidecar_hides_host() -> LabMesh:
     sidecar = obj("Sidecar", "default", "foo", {"egress": [{"hosts": ["./*",
                                                                      "istio-system/*"]}]})
     return LabMesh([LabService("httpbin", pods=[httpbin_pod()]), hidden],
-                   objects=[MESH_STRICT, mesh_config(), sidecar], catch_all=False)
+                   objects=[MESH_STRICT, mesh_config(), sidecar])
+
+
+def sidecar_hides_host_registry_only() -> LabMesh:
+    """As unknown-host, under outboundTrafficPolicy REGISTRY_ONLY: block_all answers 502."""
+    mesh = sidecar_hides_host()
+    mesh.outbound_policy = "REGISTRY_ONLY"
+    mesh.objects = [o if o.get("kind") != "ConfigMap" else mesh_config(
+        extra="outboundTrafficPolicy:\n  mode: REGISTRY_ONLY\n") for o in mesh.objects]
+    return mesh
 
 
 def circuit_breaker() -> LabMesh:
@@ -192,11 +201,14 @@ def outlier() -> LabMesh:
 
 
 def _until_uh(mesh: LabMesh) -> list[Outcome]:
+    """Calls until the ejections show: Envoy ejects on its detection timer (interval 1s)."""
     outcomes = []
-    for _ in range(8):
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
         outcomes.append(http_call(mesh.client_listener(8000), "httpbin.foo:8000"))
         if outcomes[-1].status == 503:
             break
+        time.sleep(0.25)
     return outcomes
 
 
@@ -219,7 +231,46 @@ def no_endpoints() -> LabMesh:
 
 def rds_rejected() -> LabMesh:
     return LabMesh([LabService("httpbin", pods=[httpbin_pod()])],
-                   objects=[MESH_STRICT, mesh_config()], broken_rds=True)
+                   objects=[MESH_STRICT, mesh_config()], broken="rds")
+
+
+def cds_rejected() -> LabMesh:
+    """The Service exists, but the proxy rejected the cluster update carrying its cluster:
+    the route points at a cluster the proxy never accepted, 503 NC."""
+    return LabMesh([LabService("httpbin", pods=[httpbin_pod()])],
+                   objects=[MESH_STRICT, mesh_config()], broken="cds")
+
+
+def lds_rejected() -> LabMesh:
+    """The proxy rejected its listener update: no outbound listener for 8000. In a pod the
+    call would leave through virtualOutbound to PassthroughCluster; without iptables here,
+    nothing listens on the port at all."""
+    return LabMesh([LabService("httpbin", pods=[httpbin_pod()])],
+                   objects=[MESH_STRICT, mesh_config()], broken="lds")
+
+
+def route_timeout() -> LabMesh:
+    """A VirtualService timeout of 1s in front of an app that takes 3s: 504 UT."""
+    vs = obj("VirtualService", "httpbin", "foo", {
+        "hosts": ["httpbin"], "http": [{"timeout": "1s", "route": [{"destination": {
+            "host": "httpbin"}}]}]})
+    svc = LabService("httpbin", pods=[httpbin_pod(app="very-slow")], route_timeout="1s",
+                     virtual_service="foo/httpbin")
+    return LabMesh([svc], objects=[MESH_STRICT, mesh_config(), vs])
+
+
+def app_resets() -> LabMesh:
+    """The app closes connections it should answer on: its own sidecar logs 503 UC
+    (connection_termination) towards it, while TLS between the sidecars is fine."""
+    svc = LabService("httpbin", pods=[httpbin_pod(app="reset")])
+    return LabMesh([svc], objects=[MESH_STRICT, mesh_config()])
+
+
+def invalid_header_behind_sidecar() -> LabMesh:
+    """The app behind a sidecar sends `Time : x`: its sidecar answers 502 UPE, which the
+    caller's sidecar logs as a plain 502 from upstream."""
+    svc = LabService("httpbin", pods=[httpbin_pod(app="bad-header")])
+    return LabMesh([svc], objects=[MESH_STRICT, mesh_config()])
 
 
 SCENARIOS: dict[str, Scenario] = {s.name: s for s in [
@@ -238,15 +289,20 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in [
     Scenario("vs-subset-undefined", "A VirtualService routes to subset v2, which no "
              "DestinationRule defines: 503 NC", "vs-subset-undefined", vs_subset_undefined,
              _http(8000, "httpbin.foo:8000"), "503"),
-    Scenario("unknown-host", "A Sidecar resource hides the host from the client: 404 NR",
+    Scenario("unknown-host", "A Sidecar resource hides the host from the client (ALLOW_ANY): "
+             "the call falls into allow_any and leaves through PassthroughCluster",
              "sidecar-egress-hides-host", sidecar_hides_host,
-             _http(8000, "reviews.bar:8000"), "404", service="reviews.bar"),
+             _http(8000, "reviews.bar:8000"), "503", service="reviews.bar"),
+    Scenario("unknown-host-registry-only", "A Sidecar resource hides the host from the client "
+             "(REGISTRY_ONLY): block_all answers 502", "sidecar-egress-hides-host",
+             sidecar_hides_host_registry_only, _http(8000, "reviews.bar:8000"), "502",
+             service="reviews.bar"),
     Scenario("circuit-breaker", "Circuit breakers of 1 connection / 1 pending request "
              "overflow under 6 concurrent calls: 503 UO", "circuit-breaker-overflow",
              circuit_breaker, _burst, "reset reason: overflow", needs_logs=True),
-    Scenario("outlier-ejected", "Outlier detection ejects every host; Envoy keeps routing to "
-             "them (panic) and callers get the app's 500s",
-             "outlier-ejected", outlier, _until_uh, "500 upstream app failure"),
+    Scenario("outlier-ejected", "Outlier detection ejects every host; with no panic threshold "
+             "(minHealthPercent 0) callers get 503 UH", "outlier-ejected", outlier, _until_uh,
+             "503 no healthy upstream"),
     Scenario("invalid-header", "The upstream sends an invalid header ('Time : x'): 502 UPE",
              "upstream-protocol-error", invalid_header, _http(8000, "legacy.foo:8000"),
              "502 upstream connect error", service="legacy", needs_logs=True),
@@ -257,6 +313,22 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in [
              no_endpoints, _http(8000, "httpbin.foo:8000"), "503 no healthy upstream"),
     Scenario("rds-rejected", "The proxy rejected its route update: every call 404 NR",
              "proxy-config-rejected", rds_rejected, _http(8000, "httpbin.foo:8000"), "404"),
+    Scenario("cds-rejected", "The proxy rejected its cluster update, the Service exists: "
+             "503 NC", "proxy-config-rejected", cds_rejected,
+             _http(8000, "httpbin.foo:8000"), "503"),
+    Scenario("lds-rejected", "The proxy rejected its listener update: no listener for the "
+             "port", "proxy-config-rejected", lds_rejected,
+             _http(8000, "httpbin.foo:8000"), "ConnectionRefusedError"),
+    Scenario("route-timeout", "A VirtualService timeout of 1s before an app that takes 3s: "
+             "504 UT", "route-timeout", route_timeout, _http(8000, "httpbin.foo:8000"),
+             "504 upstream request timeout"),
+    Scenario("app-resets-connection", "The app closes connections unanswered: its sidecar "
+             "logs 503 UC, TLS is fine", "app-resets-connection", app_resets,
+             _http(8000, "httpbin.foo:8000"), "503", needs_logs=True),
+    Scenario("invalid-header-behind-sidecar", "The app behind a sidecar sends an invalid "
+             "header: 502 UPE at its sidecar, a plain 502 at the caller's",
+             "upstream-protocol-error", invalid_header_behind_sidecar,
+             _http(8000, "httpbin.foo:8000"), "502", needs_logs=True),
     Scenario("healthy", "A healthy pair: auto mTLS to a STRICT server, 200 OK", None, healthy,
              _http(8000, "httpbin.foo:8000"), "200"),
 ]}

@@ -183,6 +183,168 @@ def static_cluster(name: str, address: str, port: int) -> dict[str, Any]:
     }
 
 
+def blackhole_cluster() -> dict[str, Any]:
+    """As istiod sends it: STATIC with no endpoints, so anything routed there gets 503 UH."""
+    return {"name": "BlackHoleCluster", "type": "STATIC", "connect_timeout": "10s"}
+
+
+def passthrough_cluster(name: str = "PassthroughCluster") -> dict[str, Any]:
+    """istiod sends an ORIGINAL_DST cluster (the address the app dialled, which iptables
+    captured). Without iptables the original destination would be the listener itself, so
+    the lab's passthrough leads to a closed port on loopback: the call fails as 503 UF
+    instead of reaching the destination outside the mesh."""
+    cluster = static_cluster(name, "127.0.0.1", 9)
+    cluster["connect_timeout"] = "10s"
+    return cluster
+
+
+def catch_all_vhost(policy: str) -> dict[str, Any]:
+    """The virtual host istiod adds to every outbound route config: `allow_any` to
+    PassthroughCluster under ALLOW_ANY, `block_all` answering 502 under REGISTRY_ONLY."""
+    if policy == "REGISTRY_ONLY":
+        return {"name": "block_all", "domains": ["*"], "include_request_attempt_count": True,
+                "routes": [{"match": {"prefix": "/"}, "name": "block_all",
+                            "direct_response": {"status": 502}}]}
+    return {"name": "allow_any", "domains": ["*"], "include_request_attempt_count": True,
+            "routes": [{"match": {"prefix": "/"}, "name": "allow_any",
+                        "route": {"cluster": "PassthroughCluster", "timeout": "0s",
+                                  "max_grpc_timeout": "0s"}}]}
+
+
+def virtual_outbound(address: str) -> dict[str, Any]:
+    """istiod's catch-all for outbound ports no Service declares (iptables sends every
+    outbound connection to 15001; here nothing is redirected to it)."""
+    return {
+        "name": "virtualOutbound",
+        "address": {"socket_address": {"address": address, "port_value": 15001}},
+        "use_original_dst": True, "traffic_direction": "OUTBOUND",
+        "filter_chains": [{"name": "virtualOutbound-catchall-tcp", "filters": [{
+            "name": "envoy.filters.network.tcp_proxy", "typed_config": {
+                "@type": T + "envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy",
+                "stat_prefix": "PassthroughCluster", "cluster": "PassthroughCluster"}}]}],
+    }
+
+
+_ISTIO_ALPN = ["istio", "istio-peer-exchange", "istio-http/1.0", "istio-http/1.1", "istio-h2"]
+
+
+def _downstream_mtls(server: str, alpn: list[str]) -> dict[str, Any]:
+    return {"name": "envoy.transport_sockets.tls", "typed_config": {
+        "@type": T + "envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext",
+        "require_client_certificate": True,
+        "common_tls_context": {
+            "alpn_protocols": alpn,
+            "tls_certificates": [{
+                "certificate_chain": {"filename": str(CERTS / f"{server}-cert.pem")},
+                "private_key": {"filename": str(CERTS / f"{server}-key.pem")}}],
+            "validation_context": {
+                "trusted_ca": {"filename": str(CERTS / "root-cert.pem")},
+                "match_typed_subject_alt_names": [{"san_type": "URI", "matcher": {
+                    "prefix": "spiffe://cluster.local/"}}]}}}}
+
+
+def _tcp(cluster: str, stat_prefix: str) -> list[dict[str, Any]]:
+    return [{"name": "envoy.filters.network.tcp_proxy", "typed_config": {
+        "@type": T + "envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy",
+        "stat_prefix": stat_prefix, "cluster": cluster}}]
+
+
+def _inbound_hcm(port: int, cluster: str, server: str) -> list[dict[str, Any]]:
+    route_config = {
+        "name": f"inbound|{port}||",
+        "virtual_hosts": [{"name": f"inbound|http|{port}", "domains": ["*"], "routes": [{
+            "match": {"prefix": "/"}, "name": "default",
+            "route": {"cluster": cluster, "timeout": "0s", "max_stream_duration": {
+                "max_stream_duration": "0s", "grpc_timeout_header_max": "0s"}},
+            "decorator": {"operation": f"{server}:{port}/*"}}]}],
+        "validate_clusters": False,
+    }
+    return [{"name": "envoy.filters.network.http_connection_manager",
+             "typed_config": http_connection_manager(f"inbound_0.0.0.0_{port}",
+                                                     route_config=route_config)}]
+
+
+def virtual_inbound(pod_ip: str, ports: list[tuple[int, str]], *, mode: str,
+                    server: str = "httpbin") -> dict[str, Any]:
+    """istiod's `virtualInbound` for a sidecar whose Services target `ports`
+    [(port, inbound cluster)], under PeerAuthentication `mode` (STRICT, PERMISSIVE or
+    DISABLE): the blackhole chain for 15006, per port an mTLS chain (`tls`) and/or a
+    plaintext one (`raw_buffer`), then the catch-all chains for undeclared ports.
+
+    iptables would send inbound traffic to 15006 keeping the original port; here the
+    listener is also bound at each target port (additional_addresses), which gives the
+    filter chains the same destination port to match.
+    """
+    tls_ok, plain_ok = mode in ("STRICT", "PERMISSIVE"), mode in ("PERMISSIVE", "DISABLE")
+    chains: list[dict[str, Any]] = [{
+        "name": "virtualInbound-blackhole", "filter_chain_match": {"destination_port": 15006},
+        "filters": _tcp("BlackHoleCluster", "BlackHoleCluster")}]
+    for port, cluster in ports:
+        if tls_ok:
+            chains.append({"name": f"0.0.0.0_{port}", "filter_chain_match": {
+                "destination_port": port, "transport_protocol": "tls",
+                "application_protocols": _ISTIO_ALPN},
+                "filters": _inbound_hcm(port, cluster, server),
+                "transport_socket": _downstream_mtls(server, ["h2", "http/1.1"])})
+        if plain_ok:
+            chains.append({"name": f"0.0.0.0_{port}", "filter_chain_match": {
+                "destination_port": port, "transport_protocol": "raw_buffer"},
+                "filters": _inbound_hcm(port, cluster, server)})
+    any_address = {"prefix_ranges": [{"address_prefix": "0.0.0.0", "prefix_len": 0}]}
+    if tls_ok:
+        chains.append({"name": "virtualInbound-catchall-http", "filter_chain_match": {
+            **any_address, "transport_protocol": "tls",
+            "application_protocols": ["istio-http/1.0", "istio-http/1.1", "istio-h2"]},
+            "filters": _inbound_hcm(0, "InboundPassthroughCluster", server),
+            "transport_socket": _downstream_mtls(server, ["h2", "http/1.1"])})
+    if plain_ok:
+        chains.append({"name": "virtualInbound-catchall-http", "filter_chain_match": {
+            **any_address, "transport_protocol": "raw_buffer",
+            "application_protocols": ["http/1.1", "h2c"]},
+            "filters": _inbound_hcm(0, "InboundPassthroughCluster", server)})
+    if tls_ok:
+        chains.append({"name": "virtualInbound", "filter_chain_match": {
+            **any_address, "transport_protocol": "tls",
+            "application_protocols": ["istio-peer-exchange", "istio"]},
+            "filters": _tcp("InboundPassthroughCluster", "InboundPassthroughCluster"),
+            "transport_socket": _downstream_mtls(server, ["istio-peer-exchange", "h2",
+                                                          "http/1.1"])})
+    if plain_ok:
+        chains.append({"name": "virtualInbound", "filter_chain_match": {
+            **any_address, "transport_protocol": "raw_buffer"},
+            "filters": _tcp("InboundPassthroughCluster", "InboundPassthroughCluster")})
+    if mode == "PERMISSIVE":  # TLS that is not Istio's, passed through as TCP
+        chains.append({"name": "virtualInbound", "filter_chain_match": {
+            **any_address, "transport_protocol": "tls"},
+            "filters": _tcp("InboundPassthroughCluster", "InboundPassthroughCluster")})
+    return {
+        "name": "virtualInbound",
+        "address": {"socket_address": {"address": pod_ip, "port_value": 15006}},
+        "additional_addresses": [{"address": {"socket_address": {
+            "address": pod_ip, "port_value": port}}} for port, _ in ports],
+        "listener_filters": [
+            {"name": "envoy.filters.listener.original_dst", "typed_config": {
+                "@type": T + "envoy.extensions.filters.listener.original_dst.v3.OriginalDst"}},
+            {"name": "envoy.filters.listener.tls_inspector", "typed_config": {
+                "@type": T + "envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector"},
+             "filter_disabled": {"destination_port_range": {"start": 15006, "end": 15007}}},
+            {"name": "envoy.filters.listener.http_inspector", "typed_config": {
+                "@type": T + "envoy.extensions.filters.listener.http_inspector.v3."
+                             "HttpInspector"},
+             "filter_disabled": {"destination_port_range": {"start": 15006, "end": 15007}}},
+        ],
+        "listener_filters_timeout": "0s", "continue_on_listener_filters_timeout": True,
+        "traffic_direction": "INBOUND",
+        "filter_chains": chains,
+        "access_log": [{"name": "envoy.access_loggers.file", "typed_config": {
+            "@type": T + "envoy.extensions.access_loggers.file.v3.FileAccessLog",
+            "path": "/dev/stdout",
+            "log_format": {"text_format_source": {"inline_string":
+                "[%START_TIME%] listener virtualInbound %DOWNSTREAM_TRANSPORT_FAILURE_REASON%\n"
+            }}}}],
+    }
+
+
 def service_domains(name: str, namespace: str, port: int, cluster_ip: str) -> list[str]:
     """Istio's domain list for a Service vhost as seen from the client's namespace."""
     fqdn = f"{name}.{namespace}.svc.cluster.local"
@@ -236,49 +398,4 @@ def outbound_listener(port: int, address: str, rds_path: Path,
             "path": "/dev/stdout",
             "log_format": {"text_format_source": {"inline_string":
                 "[%START_TIME%] listener %DOWNSTREAM_TRANSPORT_FAILURE_REASON%\n"}}}}],
-    }
-
-
-def inbound_listener(bind: str, port: int, cluster: str, *, mtls: bool,
-                     server: str = "httpbin") -> dict[str, Any]:
-    """The server sidecar's capture of PORT (virtualInbound in Istio), mTLS when STRICT."""
-    route_config = {
-        "name": f"inbound|{port}||",
-        "virtual_hosts": [{"name": f"inbound|http|{port}", "domains": ["*"], "routes": [{
-            "match": {"prefix": "/"}, "name": "default",
-            "route": {"cluster": cluster, "timeout": "0s"},
-            "decorator": {"operation": f"{server}:{port}/*"}}]}],
-        "validate_clusters": False,
-    }
-    chain: dict[str, Any] = {
-        "name": f"0.0.0.0_{port}",
-        "filter_chain_match": {"destination_port": port},
-        "filters": [{"name": "envoy.filters.network.http_connection_manager",
-                     "typed_config": http_connection_manager(f"inbound_0.0.0.0_{port}",
-                                                             route_config=route_config)}],
-    }
-    if mtls:
-        chain["transport_socket"] = {"name": "envoy.transport_sockets.tls", "typed_config": {
-            "@type": T + "envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext",
-            "require_client_certificate": True,
-            "common_tls_context": {
-                "alpn_protocols": ["h2", "http/1.1"],
-                "tls_certificates": [{
-                    "certificate_chain": {"filename": str(CERTS / f"{server}-cert.pem")},
-                    "private_key": {"filename": str(CERTS / f"{server}-key.pem")}}],
-                "validation_context": {
-                    "trusted_ca": {"filename": str(CERTS / "root-cert.pem")},
-                    "match_typed_subject_alt_names": [{"san_type": "URI", "matcher": {
-                        "prefix": "spiffe://cluster.local/"}}]}}}}
-    return {
-        "name": "virtualInbound",
-        "address": {"socket_address": {"address": bind, "port_value": port}},
-        "traffic_direction": "INBOUND",
-        "filter_chains": [chain],
-        "access_log": [{"name": "envoy.access_loggers.file", "typed_config": {
-            "@type": T + "envoy.extensions.access_loggers.file.v3.FileAccessLog",
-            "path": "/dev/stdout",
-            "log_format": {"text_format_source": {"inline_string":
-                "[%START_TIME%] listener virtualInbound %DOWNSTREAM_TRANSPORT_FAILURE_REASON%\n"
-            }}}}],
     }

@@ -97,7 +97,10 @@ def describe_vs(vs: Obj, fqdn: str) -> dict[str, Any]:
             "gateways": spec.get("gateways") or [], "routes": routes, "matches": matches}
 
 
-def describe_pod(state: ClusterState, pod: Obj) -> dict[str, Any]:
+def describe_pod(state: ClusterState, pod: Obj, only_service: str | None = None
+                 ) -> dict[str, Any]:
+    """The mesh around a pod; with `only_service`, the part about that Service only (how
+    `istioctl x describe svc` describes a Service through one of its pods)."""
     mesh = load_mesh_config(state)
     ns = meta(pod).get("namespace", "")
     pod_labels = labels(pod)
@@ -122,6 +125,8 @@ def describe_pod(state: ClusterState, pod: Obj) -> dict[str, Any]:
     for svc in state.list("Service", ns):
         selector = (svc.get("spec") or {}).get("selector") or {}
         if not selector or not all(pod_labels.get(k) == v for k, v in selector.items()):
+            continue
+        if only_service is not None and meta(svc).get("name") != only_service:
             continue
         name = meta(svc).get("name")
         fqdn = f"{name}.{ns}.svc.cluster.local"

@@ -24,6 +24,7 @@ Obj = dict[str, Any]
 NEVER_NAMESPACES = {"kube-system", "kube-public"}
 INJECT = "sidecar.istio.io/inject"
 REV = "istio.io/rev"
+DATAPLANE = "istio.io/dataplane-mode"
 
 # The causes of webhook call failures, as they appear in ReplicaSet events.
 WEBHOOK_FAILURES = [
@@ -149,6 +150,26 @@ def _injector_config(state: ClusterState, revision: str | None) -> dict[str, Any
     return {}
 
 
+def namespaces_by_default(state: ClusterState) -> str:
+    """The injector ConfigMap's source when Istio was installed with
+    sidecarInjectorWebhook.enableNamespacesByDefault (every namespace without an injection
+    label is injected), else ""."""
+    import json
+
+    for cm in state.list("ConfigMap"):
+        if not str(meta(cm).get("name", "")).startswith("istio-sidecar-injector"):
+            continue
+        data = cm.get("data") if isinstance(cm.get("data"), dict) else {}
+        try:
+            values = json.loads(data.get("values") or "{}")
+        except (TypeError, ValueError):
+            continue
+        hook = values.get("sidecarInjectorWebhook") if isinstance(values, dict) else None
+        if isinstance(hook, dict) and hook.get("enableNamespacesByDefault") is True:
+            return f"ConfigMap {meta(cm).get('namespace')}/{meta(cm).get('name')}"
+    return ""
+
+
 def _selector_list(value: Any) -> list[dict[str, Any]]:
     return [v for v in value or [] if isinstance(v, dict)]
 
@@ -179,13 +200,36 @@ def explain(state: ClusterState, target: str, namespace: str, pod_meta: Obj,
         steps.append(Step("namespace", False, f"{namespace} is never injected"))
         return done(False, f"pods in {namespace} are never injected")
     steps.append(Step("namespace", True, f"{namespace} is not a system namespace"))
+    if pod_labels.get("app") == "istiod" or pod_labels.get("istio") == "pilot":
+        steps.append(Step("control plane", False, "istiod itself"))
+        return done(False, "istiod (Istio's control plane) runs without a sidecar")
     shown = {k: v for k, v in ns_labels.items() if k in ("istio-injection", REV)}
     steps.append(Step("namespace labels", bool(shown) and ns_labels.get("istio-injection") !=
                       "disabled", ", ".join(f"{k}={v}" for k, v in shown.items())
                       or "no istio-injection or istio.io/rev label"))
-    if "istio-injection" in ns_labels and REV in ns_labels:
+    ambient = ns_labels.get(DATAPLANE) == "ambient"
+    injecting = ns_labels.get("istio-injection") == "enabled" or (
+        REV in ns_labels and ns_labels.get("istio-injection") != "disabled")
+    if "istio-injection" in ns_labels and REV in ns_labels and \
+            ns_labels.get("istio-injection") != "disabled":
         steps.append(Step("namespace labels", None, "both istio-injection and istio.io/rev: "
                           "istio-injection wins and the revision label is ignored (IST0123)"))
+    if ambient and injecting:
+        steps.append(Step("namespace labels", None, f"both sidecar injection and {DATAPLANE}="
+                          "ambient: pods get a sidecar and ambient's ztunnel skips them; "
+                          "choose one (IST0123)"))
+    if ambient and not injecting:
+        steps.append(Step("ambient", None, f"{DATAPLANE}=ambient: the namespace uses ambient "
+                          "mode (ztunnel), not sidecars"))
+        return done(False, f"namespace {namespace} uses ambient mode, so no sidecar is "
+                    "expected")
+    by_default = namespaces_by_default(state)
+    if by_default and "istio-injection" not in ns_labels and REV not in ns_labels:
+        steps.append(Step("namespace labels", True, f"no label, but {by_default} sets "
+                          "enableNamespacesByDefault: every namespace is injected (IST0148)"))
+        if not (pod_spec or {}).get("hostNetwork") and pod_labels.get(INJECT) != "false":
+            return done(True, f"namespace {namespace} is injected by default (Istio was "
+                        "installed with enableNamespacesByDefault)")
     if (pod_spec or {}).get("hostNetwork"):
         steps.append(Step("hostNetwork", False, "the pod uses the node's network"))
         return done(False, "pods with hostNetwork: true are never injected",

@@ -170,9 +170,10 @@ def test_routes_json_agrees_with_route_config(healthy_lab):
 
 
 def test_listeners_show_inbound_mtls(healthy_lab):
-    result = run(*lab_args(healthy_lab), "listeners", "httpbin-v1", "-o", "json")
+    result = run(*lab_args(healthy_lab), "listeners", "httpbin-v1", "--port", "8080", "-o",
+                 "json")
     assert result.code == 0, result.err
-    [inbound] = result.json()["items"]
+    [inbound] = result.json()["items"]  # STRICT: the port's only chain is mTLS
     assert inbound["name"] == "virtualInbound" and inbound["client_cert_required"] is True
     result = run(*lab_args(healthy_lab), "listeners", "sleep", "--port", "8000", "--type", "http")
     assert "0.0.0.0_8000" in result.out and "Route: 8000" in result.out
@@ -195,14 +196,18 @@ def test_config_dump_save_jsonpath_and_read_back(healthy_lab, tmp_path):
     assert "PRIVATE KEY-----" not in text
     assert "EndpointsConfigDump" in text
     result = run("config-dump", "--dump", saved, "--jsonpath",
-                 "$.configs[*].dynamic_active_clusters[*].cluster.name")
+                 '$.configs[*].dynamic_active_clusters[?(@.cluster.name =~ "outbound.*")]'
+                 '.cluster.name')
     assert result.json() == "outbound|8000||httpbin.foo.svc.cluster.local"
     result = run("clusters", "--dump", saved, "-o", "json")
     assert result.code == 0, result.err
-    assert {(i["healthy_endpoints"], i["total_endpoints"])
-            for i in result.json()["items"]} == {(1, 1)}
+    counts = {i["name"]: (i["healthy_endpoints"], i["total_endpoints"])
+              for i in result.json()["items"]}
+    assert counts == {"outbound|8000||httpbin.foo.svc.cluster.local": (1, 1),
+                      "PassthroughCluster": (1, 1), "BlackHoleCluster": (None, None)}
     result = run("endpoints", "--dump", saved, "-o", "json")
-    assert len(result.json()["items"]) == 3
+    assert {i["cluster"] for i in result.json()["items"]} == {
+        "outbound|8000||httpbin.foo.svc.cluster.local", "PassthroughCluster"}
 
 
 def test_refused_admin_port_is_exit_3(healthy_lab):

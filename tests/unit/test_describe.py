@@ -90,3 +90,18 @@ spec: {mtls: {mode: STRICT}}
     assert "targets 8080 (NOT DECLARED by the pod)" in result.out
     assert "mTLS STRICT (PeerAuthentication istio-system/default)" in result.out
     assert "makes clients send plaintext to port 80" in result.out
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c["case"])
+@pytest.mark.parametrize("form", [["svc", "productpage"], ["svc/productpage"]])
+def test_describe_svc_as_istioctl_does(case, form):
+    """`istioctl x describe svc productpage` is what these cases ran."""
+    inputs = DATA / "istio" / "describe" / case["inputs"]
+    expected = (DATA / "istio" / "describe" / case["expected_output"]).read_text()
+    expected = expected.split("--------------------")[0]
+    result = run("describe", *form, "-n", "default", "-f", inputs)
+    assert result.code == 0, result.err
+    for line in expected.splitlines():
+        want = _translate(line)
+        if want:
+            assert want in result.out, f"missing {want!r} in:\n{result.out}"
