@@ -48,10 +48,11 @@ class BadAnswerError(UnreachableError):
 
 
 class AdminError(MeshdebugError):
-    """Envoy's admin API answered, but with an error (bad regex, unknown logger, ...)."""
-
-    exit_code = EXIT_USAGE
+    """Envoy's admin API answered with an error: a 4xx is the request's fault (a bad regex,
+    an unknown logger: exit 2), anything else the proxy's (exit 3)."""
 
     def __init__(self, message: str, *, status: int | None = None, **kw: str) -> None:
         super().__init__(message, **kw)
         self.status = status
+        self.exit_code = EXIT_USAGE if status is not None and 400 <= status < 500 \
+            else EXIT_UNREACHABLE

@@ -45,13 +45,16 @@ class RecordingState:
 
 
 class AuditContext:
-    def __init__(self, state: ClusterState, scope: str | None) -> None:
+    def __init__(self, state: ClusterState, scope: str | None,
+                 malformed: list[Any] | None = None) -> None:
         self.state = state
         self.scope = scope  # namespace the user asked about; None for -A
+        self.malformed = list(malformed or [])  # kube.manifests.Malformed, left out of state
 
     @classmethod
-    def build(cls, state: ClusterState, scope: str | None) -> AuditContext:
-        return cls(state, scope)
+    def build(cls, state: ClusterState, scope: str | None,
+              malformed: list[Any] | None = None) -> AuditContext:
+        return cls(state, scope, malformed)
 
     @cached_property
     def mesh(self) -> MeshConfig:

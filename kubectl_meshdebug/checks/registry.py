@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from kubectl_meshdebug.checks import paths, ports, proxy, routing, tls, upstream
+from kubectl_meshdebug.checks import malformed, paths, ports, proxy, routing, tls, upstream
 from kubectl_meshdebug.checks.finding import Finding, FindingType
 
 
@@ -46,6 +46,8 @@ class Check:
 _MESH_TLS = ("DestinationRule", "PeerAuthentication", "ConfigMap", "Service", "ServiceEntry")
 
 AUDIT_CHECKS: list[Check] = [
+    Check("object-malformed", malformed.object_malformed, (malformed.OBJECT_MALFORMED,),
+          kinds=(), proxy=()),
     Check("tls-mode-mismatch", tls.tls_mode_mismatch_audit, (tls.TLS_MODE_MISMATCH,),
           kinds=_MESH_TLS, proxy=()),
     Check("dr-tls-overrides-mtls", tls.dr_tls_overrides_mtls_audit,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from kubectl_meshdebug.checks.context import AuditContext
 from kubectl_meshdebug.checks.finding import Finding, ordered
 from kubectl_meshdebug.checks.registry import WHY503_CHECKS, Check, select_audit
@@ -20,12 +22,13 @@ def proxy_data_of(checks: list[Check]) -> set[str]:
     return {p for c in checks for p in c.proxy}
 
 
-def run_audit(state: ClusterState, scope: str | None,
-              only: list[str] | None = None) -> tuple[list[str], list[Finding]]:
-    """(check names run, findings). `only` limits the run to some finding ids."""
+def run_audit(state: ClusterState, scope: str | None, only: list[str] | None = None,
+              malformed: list[Any] | None = None) -> tuple[list[str], list[Finding]]:
+    """(check names run, findings). `only` limits the run to some finding ids; `malformed`
+    objects (left out of the state) are reported, not checked."""
     checks = select_audit(only)
     state.prefetch(kinds_of(checks))
-    ctx = AuditContext.build(state, scope)
+    ctx = AuditContext.build(state, scope, malformed)
     findings: list[Finding] = []
     for check in checks:
         findings.extend(f for f in check.run(ctx) if not only or f.id in only)

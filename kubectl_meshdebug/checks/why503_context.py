@@ -154,14 +154,14 @@ class Why503Context:
                 return False
         authority = entry.authority.lower()
         host, sep, port = authority.rpartition(":")
-        if not sep or not port.isdigit() or "]" in port:
+        if not sep or not port.isdecimal() or "]" in port:
             host, port = authority, ""
         if host not in self.host_forms:
             return False
         local_port = entry.downstream_local.rpartition(":")[2]
-        if local_port.isdigit():
+        if local_port.isdecimal():
             return int(local_port) == self.target.port or \
-                (port.isdigit() and int(port) == self.target.port)
+                (port.isdecimal() and int(port) == self.target.port)
         return not port or int(port) == self.target.port
 
     @cached_property
@@ -194,7 +194,7 @@ class Why503Context:
         value = port.get("targetPort", port.get("port", self.target.port))
         if isinstance(value, int):
             return value
-        if isinstance(value, str) and value.isdigit():
+        if isinstance(value, str) and value.isdecimal():
             return int(value)
         for pod in self.server_pods[:1]:
             for c in ((pod.get("spec") or {}).get("containers") or []):

@@ -41,8 +41,9 @@ def audit(ctx: click.Context, checks: tuple[str, ...], severity: str) -> int:
         raise UsageError(f"unknown check {unknown[0]!r}",
                          hint="audit checks: " + ", ".join(known))
     scope = None if rt.settings.all_namespaces else rt.namespace
+    rt.tolerate_malformed = True
     state = rt.state()
-    ran, findings = run_audit(state, scope, list(checks) or None)
+    ran, findings = run_audit(state, scope, list(checks) or None, rt.malformed)
     keep = ("error", "warning", "info")[: ("error", "warning", "info").index(severity) + 1]
     findings = [f for f in findings if f.severity in keep]
     from kubectl_meshdebug.kube.kinds import KINDS

@@ -33,9 +33,9 @@ def _duration(ctx: click.Context, param: click.Parameter, value: Any) -> float |
     units = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
     for unit in ("ms", "s", "m", "h"):
         number = text[: -len(unit)]
-        if text.endswith(unit) and number.replace(".", "", 1).isdigit():
+        if text.endswith(unit) and number.replace(".", "", 1).isdecimal():
             return float(number) * units[unit]
-    if text.replace(".", "", 1).isdigit():
+    if text.replace(".", "", 1).isdecimal():
         return float(text)
     raise click.BadParameter(f"{value!r} is not a duration like 30s or 2m")
 

@@ -82,6 +82,8 @@ def _parse_dump(path: str, raw: bytes, parse: Callable[[], T]) -> T:
         hint = ("this is /clusters output; save /config_dump instead"
                 if b"cluster_statuses" in raw[:2048] else "")
         raise UsageError(f"--dump {path}: {exc}", hint=hint) from exc
+    except RecursionError as exc:
+        raise UsageError(f"--dump {path} is nested too deeply to be a config dump") from exc
     except ValueError as exc:
         raise UsageError(f"--dump {path} is not valid JSON: {exc}") from exc
 

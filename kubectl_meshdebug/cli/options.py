@@ -86,7 +86,7 @@ def parse_duration(text: Any, what: str = "duration") -> float:
     unit = next((u for u in ("ms", "s", "m", "h") if raw.endswith(u)), "")
     number = raw[: len(raw) - len(unit)] if unit else raw
     if not number or len(number) > 12 or not number.isascii() or \
-            not number.replace(".", "", 1).isdigit():
+            not number.replace(".", "", 1).isdecimal():
         raise click.BadParameter(f"{text!r} is not a {what} like 30s, 1m or 500ms")
     seconds = float(number) * _DURATION_UNITS.get(unit, 1.0)
     if seconds > MAX_DURATION:
@@ -119,7 +119,7 @@ def parse_size(text: str) -> int:
     raw = str(text).strip().lower().removesuffix("b")
     number = raw.rstrip("kmgi")
     unit = raw[len(number):]
-    if not number or not number.isascii() or not number.replace(".", "", 1).isdigit() or \
+    if not number or not number.isascii() or not number.replace(".", "", 1).isdecimal() or \
             unit not in _SIZE_UNITS or len(number) > 15:
         raise click.BadParameter(f"{text!r} is not a size like 512Mi or 2Gi")
     size = int(float(number) * _SIZE_UNITS[unit])

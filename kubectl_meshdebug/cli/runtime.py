@@ -74,6 +74,9 @@ class Runtime:
         self.admin_urls = AdminUrls(settings.admin_urls)
         self._namespace: str | None = None
         self._state: ClusterState | None = None
+        # audit reports wrongly typed objects as findings; every other command stops
+        self.tolerate_malformed = False
+        self.malformed: list[Any] = []
         self.printer = Printer(settings.output, color=False if settings.no_color else None)
 
     def require_output(self, allowed: tuple[str, ...] = ("table", "wide", "json", "yaml")) -> str:
@@ -97,10 +100,12 @@ class Runtime:
     def state(self) -> ClusterState:
         if self._state is None:
             if self.offline:
-                from kubectl_meshdebug.kube.manifests import load_manifests
+                from kubectl_meshdebug.kube.manifests import load_checked
 
-                objects = load_manifests(self.settings.manifests,
-                                         max_bytes=self.settings.max_input_bytes)
+                objects, self.malformed = load_checked(self.settings.manifests,
+                                                       max_bytes=self.settings.max_input_bytes)
+                if self.malformed and not self.tolerate_malformed:
+                    raise UsageError(self.malformed[0].one_line())
                 self._state = ClusterState(ManifestSource(objects, self.namespace))
             else:
                 from kubectl_meshdebug.kube.live import LiveSource

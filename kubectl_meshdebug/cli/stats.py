@@ -28,7 +28,7 @@ def service_filter(service: str, namespace: str) -> tuple[str, str]:
     from kubectl_meshdebug.mesh.hosts import resolve_host
 
     host, _, port = service.partition(":")
-    if port and not port.isdigit():
+    if port and not port.isdecimal():
         raise UsageError(f"--service {service!r}: port must be a number")
     fqdn = resolve_host(host, namespace)
     if "." in host and not host.endswith(".svc.cluster.local") and host.count(".") == 1:

@@ -7,6 +7,7 @@ callers can show them instead of dropping them.
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,7 +56,7 @@ def parse_text(line: str) -> AccessLogEntry | None:
     tokens = _TOKEN.findall(match.group("rest"))
     # Fields before BYTES_RECEIVED vary by Istio version: details, termination details,
     # "transport failure reason" (quoted). BYTES_RECEIVED is the first bare integer.
-    i = next((k for k, t in enumerate(tokens) if t.isdigit()), len(tokens))
+    i = next((k for k, t in enumerate(tokens) if t.isdecimal()), len(tokens))
     before, after = tokens[:i], tokens[i:]
     quoted = [t for t in before if t.startswith('"')]
     bare = [t for t in before if not t.startswith('"')]
@@ -69,7 +70,7 @@ def parse_text(line: str) -> AccessLogEntry | None:
     )
     # rx tx duration upstream-time "xff" "ua" "request-id" "authority" "upstream-host"
     # cluster upstream-local downstream-local downstream-remote sni route
-    if len(after) >= 3 and after[2].isdigit():
+    if len(after) >= 3 and after[2].isdecimal():
         entry.duration_ms = int(after[2])
     quoted_after = [k for k, t in enumerate(after) if t.startswith('"')]
     if len(quoted_after) >= 5:
@@ -102,7 +103,7 @@ _JSON_KEYS = {
 def parse_json(line: str) -> AccessLogEntry | None:
     try:
         doc = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     if not isinstance(doc, dict) or "response_code" not in doc:
         return None
@@ -112,13 +113,17 @@ def parse_json(line: str) -> AccessLogEntry | None:
             fields[attr] = doc[key]
     try:
         status = int(fields.pop("status"))
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, OverflowError):
+        return None
+    if not 0 <= status < 1000:
         return None
     flags = split_flags(str(fields.pop("flags", "")))
     duration = fields.pop("duration_ms", None)
     entry = AccessLogEntry(status=status, flags=flags, raw=line.rstrip("\n"),
                            **{k: str(v) for k, v in fields.items()})
-    entry.duration_ms = int(duration) if isinstance(duration, (int, float)) else None
+    if isinstance(duration, (int, float)) and not isinstance(duration, bool) and \
+            math.isfinite(duration) and 0 <= duration < 1e12:
+        entry.duration_ms = int(duration)
     return entry
 
 

@@ -12,7 +12,7 @@ import re
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from kubectl_meshdebug.errors import AdminError, UnreachableError
+from kubectl_meshdebug.errors import AdminError, BadAnswerError, UnreachableError
 from kubectl_meshdebug.transport.base import AdminResponse, Transport
 
 # Envoy's error bodies, for transports that cannot see the status code.
@@ -45,15 +45,31 @@ def _first_line(body: bytes) -> str:
 
 
 class AdminClient:
-    """One proxy's admin API. Every call raises AdminError on Envoy's error answers."""
+    """One proxy's admin API. Every call raises AdminError on Envoy's error answers.
+
+    A proxy that once failed to answer within the timeout is taken as stalled: later calls
+    fail at once with the same error, so that one stuck proxy costs a sweep one timeout,
+    not one per call.
+    """
 
     def __init__(self, transport: Transport, timeout: float = 30.0) -> None:
         self.transport = transport
         self.timeout = timeout
+        self.stalled: UnreachableError | None = None
 
     @property
     def describe(self) -> str:
         return self.transport.describe
+
+    def _request(self, method: str, full: str) -> AdminResponse:
+        if self.stalled is not None:
+            raise self.stalled
+        try:
+            return self.transport.request(method, full, self.timeout)
+        except UnreachableError as exc:
+            if "within" in exc.message or "did not finish" in exc.message:
+                self.stalled = exc
+            raise
 
     def call(self, method: str, path: str, params: dict[str, Any] | None = None) -> bytes:
         query = ""
@@ -64,7 +80,10 @@ class AdminClient:
                 for k, v in clean.items()
             )
         full = f"{path}?{query}" if query else path
-        response = self.transport.request(method, full, self.timeout)
+        response = self._request(method, full)
+        if response.status is not None and 300 <= response.status < 400:
+            raise BadAnswerError(f"{self.describe} answered {response.status} to {method} "
+                                 f"{path}: not Envoy's admin API (a proxy or redirect in the way?)")
         status = error_status(response)
         if status is not None:
             if status == 503 and path == "/ready":
@@ -79,8 +98,11 @@ class AdminClient:
         body = self.call("GET", path, params)
         try:
             return json.loads(body)
+        except RecursionError as exc:
+            raise BadAnswerError(f"{path} from {self.describe} is nested too deeply to be "
+                                 "Envoy's JSON") from exc
         except ValueError as exc:
-            raise UnreachableError(
+            raise BadAnswerError(
                 f"{path} from {self.describe} is not JSON ({len(body)} bytes): {exc}"
             ) from exc
 
@@ -89,21 +111,36 @@ class AdminClient:
         """Every logger and its level (POST /logging with no parameters lists them)."""
         from kubectl_meshdebug.envoy.logging import parse_loggers
 
-        return parse_loggers(self.call("POST", "/logging").decode("utf-8", "replace"))
+        loggers = parse_loggers(self.call("POST", "/logging").decode("utf-8", "replace"))
+        if not loggers:
+            raise BadAnswerError(f"{self.describe} answered POST /logging with no logger list: "
+                                 "not Envoy's admin API")
+        return loggers
 
-    def set_all_levels(self, level: str) -> dict[str, str]:
+    def _verified(self, wanted: dict[str, str] | None, level: str | None,
+                  body: bytes) -> dict[str, str]:
+        """The levels after a change, as the proxy reports them; read back when the answer
+        did not list them, and a BadAnswerError when the change did not take."""
         from kubectl_meshdebug.envoy.logging import parse_loggers
 
+        after = parse_loggers(body.decode("utf-8", "replace")) or self.loggers()
+        expected = wanted or {name: level for name in after if level is not None}
+        missed = sorted(k for k, v in expected.items() if after.get(k) != v)
+        if missed:
+            raise BadAnswerError(
+                f"{self.describe} accepted the log level change but {len(missed)} loggers "
+                f"did not take it ({', '.join(missed[:3])}{'...' if len(missed) > 3 else ''})")
+        return after
+
+    def set_all_levels(self, level: str) -> dict[str, str]:
         body = self.call("POST", "/logging", {"level": level})
-        return parse_loggers(body.decode("utf-8", "replace"))
+        return self._verified(None, level, body)
 
     def set_levels(self, paths: dict[str, str]) -> dict[str, str]:
         """Set several loggers in one atomic request (`/logging?paths=a:b,c:d`)."""
-        from kubectl_meshdebug.envoy.logging import parse_loggers
-
         spec = ",".join(f"{name}:{level}" for name, level in paths.items())
         body = self.call("POST", "/logging", {"paths": spec})
-        return parse_loggers(body.decode("utf-8", "replace"))
+        return self._verified(paths, None, body)
 
     # stats -----------------------------------------------------------------------
     def stats_text(
@@ -145,8 +182,10 @@ class AdminClient:
 
     def ready(self) -> tuple[bool, str]:
         """(ready, state text): /ready answers 200 LIVE or 503 PRE_INITIALIZING."""
-        response = self.transport.request("GET", "/ready", self.timeout)
-        text = response.text.strip()
+        response = self._request("GET", "/ready")
+        text = response.text.strip()[:200]
         if response.status is not None:
+            if response.status not in (200, 503):
+                raise BadAnswerError(f"{self.describe} answered {response.status} to GET /ready")
             return response.status == 200, text
         return text == "LIVE", text

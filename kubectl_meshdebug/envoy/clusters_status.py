@@ -141,7 +141,7 @@ def parse_clusters_text(text: str) -> dict[str, ClusterStatus]:
         if (name, addr) not in hosts:
             host_part, _, port_part = addr.rpartition(":")
             host = HostStatus(
-                name, host_part or addr, int(port_part) if port_part.isdigit() else None,
+                name, host_part or addr, int(port_part) if port_part.isdecimal() else None,
                 "HEALTHY", [], None, "",
             )
             hosts[(name, addr)] = host
@@ -156,8 +156,8 @@ def parse_clusters_text(text: str) -> dict[str, ClusterStatus]:
                     host.eds_health = flag[4:].upper()
                 else:
                     host.flags.append(flag)
-        elif key == "weight" and value.isdigit():
+        elif key == "weight" and value.isdecimal():
             host.weight = int(value)
-        elif value.isdigit():
+        elif value.isdecimal():
             host.stats[key] = int(value)
     return out

@@ -29,9 +29,9 @@ def status_matches(entry: AccessLogEntry, wanted: str) -> bool:
     """`5xx`, `503`, `4xx,5xx`."""
     for part in wanted.split(","):
         part = part.strip().lower()
-        if part.endswith("xx") and part[:1].isdigit():
+        if part.endswith("xx") and part[:1].isdecimal():
             if str(entry.status).startswith(part[0]):
                 return True
-        elif part.isdigit() and int(part) == entry.status:
+        elif part.isdecimal() and int(part) == entry.status:
             return True
     return False

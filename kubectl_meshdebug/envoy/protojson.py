@@ -70,7 +70,7 @@ def duration_seconds(value: Any) -> float | None:
             return None
     if isinstance(value, str) and value.endswith("s"):
         number = value[:-1]
-        if number and number.isascii() and number.replace(".", "", 1).lstrip("-").isdigit():
+        if number and number.isascii() and number.replace(".", "", 1).lstrip("-").isdecimal():
             seconds = float(number)
             return seconds if seconds < 1e12 else None
     return None

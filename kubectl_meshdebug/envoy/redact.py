@@ -1,46 +1,130 @@
-"""Keep private key material out of every output and saved file.
+"""Keep secrets out of every output and saved file: by field and by content.
 
-Envoy already redacts SDS private keys in /config_dump (`W3JlZGFjdGVkXQ==`, base64 of
-`[redacted]`), but static secrets, old builds and hand-edited dumps may carry inline keys.
+Envoy redacts SDS private keys in /config_dump (`W3JlZGFjdGVkXQ==`, base64 of
+`[redacted]`), but static secrets, other builds, EnvoyFilters and hand-edited dumps carry
+keys, passwords and tokens in many shapes. Redacted here, in any spelling of the field:
+
+- by field: TLS private keys, PKCS#12 bundles and their passwords, generic secrets,
+  session ticket keys, OAuth2/HMAC secrets, basic-auth user lists;
+- by content: any PEM private-key block (every label, unterminated, or with BEGIN and END
+  labels that differ), also base64-wrapped inside an `inline_bytes`; credentials in header
+  values (`authorization: Bearer ...`, cookies, API keys).
+
+The walk is iterative (no recursion limit) and changes the parsed document in place: a
+dump of 100 MB is not copied to redact the few places that hold secrets.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from typing import Any
 
+REDACTED = "[redacted]"
 REDACTED_B64 = "W3JlZGFjdGVkXQ=="
-_SECRET_KEYS = {"private_key", "password", "session_ticket_keys", "privateKey", "keys"}
-_PEM_KEY = re.compile(
-    r"-----BEGIN ([A-Z ]*)PRIVATE KEY-----.*?-----END \1PRIVATE KEY-----", re.S
-)
+# Fields whose whole value is secret (names normalised: lower case, no underscores).
+SECRET_FIELDS = {"privatekey", "password", "pkcs12", "sessionticketkeys", "keys",
+                 "genericsecret", "secret", "hmacsecret", "tokensecret", "clientsecret",
+                 "users", "apikey", "privatekeyprovider"}
+# A field named like this holds secrets only in these parents (else it is ordinary).
+_ONLY_UNDER = {"keys": {"sessionticketkeys"}, "secret": {"genericsecret"},
+               "users": {"basicauth", "typedconfig", "users"}}
+CREDENTIAL_HEADERS = {"authorization", "proxy-authorization", "cookie", "set-cookie",
+                      "x-api-key", "api-key", "x-auth-token"}
+_PEM = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?(?:-----END [A-Z0-9 ]*-----|\Z)",
+                  re.S)
+_CREDENTIAL = re.compile(r"^\s*(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}\s*$", re.I)
+_B64_PEM_PREFIXES = ("LS0tLS1CRUdJTi", "LS0tLS1CRUdJT", "LS0tLS")
 
 
-def _scrub_datasource(value: Any) -> Any:
+def _norm(key: Any) -> str:
+    return str(key).replace("_", "").replace("-", "").lower()
+
+
+def _b64_holds_key(text: str) -> bool:
+    if not text.startswith(_B64_PEM_PREFIXES) or len(text) < 24:
+        return False
+    try:
+        decoded = base64.b64decode(text + "=" * (-len(text) % 4), validate=False)
+    except (binascii.Error, ValueError):
+        return False
+    return b"PRIVATE KEY" in decoded
+
+
+def scrub_text(text: str) -> str:
+    """A string with every PEM private key (and base64-wrapped one) removed."""
+    if "PRIVATE KEY" in text:
+        text = _PEM.sub("[redacted private key]", text)
+    if _b64_holds_key(text.strip()):
+        return REDACTED_B64
+    return text
+
+
+def _secret_value(value: Any) -> Any:
+    """What a secret field becomes: data sources keep their shape, values are replaced."""
+    try:
+        return _secret_shape(value)
+    except RecursionError:
+        return REDACTED
+
+
+def _secret_shape(value: Any) -> Any:
     if isinstance(value, dict):
-        out = {}
+        out: dict[str, Any] = {}
         for key, inner in value.items():
-            if key in ("inline_bytes", "inlineBytes"):
+            name = _norm(key)
+            if name == "inlinebytes":
                 out[key] = REDACTED_B64
-            elif key in ("inline_string", "inlineString"):
-                out[key] = "[redacted]"
+            elif name in ("inlinestring", "environmentvariable"):
+                out[key] = REDACTED
+            elif name == "filename":
+                out[key] = inner  # a path, not the secret
             else:
-                out[key] = _scrub_datasource(inner)
+                out[key] = _secret_shape(inner)
         return out
     if isinstance(value, list):
-        return [_scrub_datasource(v) for v in value]
+        return [_secret_shape(v) for v in value]
+    if isinstance(value, str):
+        return REDACTED
     return value
 
 
+def _is_secret(key: Any, parent: str) -> bool:
+    name = _norm(key)
+    if name not in SECRET_FIELDS:
+        return False
+    allowed = _ONLY_UNDER.get(name)
+    return allowed is None or parent in allowed
+
+
 def redact(doc: Any) -> Any:
-    """A copy of a JSON document with secret data sources and PEM keys replaced."""
-    if isinstance(doc, dict):
-        return {
-            key: _scrub_datasource(value) if key in _SECRET_KEYS else redact(value)
-            for key, value in doc.items()
-        }
-    if isinstance(doc, list):
-        return [redact(v) for v in doc]
-    if isinstance(doc, str) and "PRIVATE KEY-----" in doc:
-        return _PEM_KEY.sub("[redacted private key]", doc)
+    """The document with secrets replaced (in place; also returned)."""
+    if isinstance(doc, str):
+        return scrub_text(doc)
+    stack: list[tuple[Any, str]] = [(doc, "")]
+    while stack:
+        node, parent = stack.pop()
+        if isinstance(node, dict):
+            header = str(node.get("key", node.get("header_name", node.get("name", ""))))
+            credential_header = header.lower() in CREDENTIAL_HEADERS
+            for key, value in list(node.items()):
+                if _is_secret(key, parent):
+                    node[key] = _secret_value(value)
+                elif isinstance(value, str):
+                    if credential_header and key != "key" and key != "name" and \
+                            key != "header_name":
+                        node[key] = REDACTED
+                    elif str(key).lower() in CREDENTIAL_HEADERS or _CREDENTIAL.match(value):
+                        node[key] = REDACTED
+                    else:
+                        node[key] = scrub_text(value)
+                elif isinstance(value, (dict, list)):
+                    stack.append((value, _norm(key)))
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                if isinstance(value, str):
+                    node[i] = scrub_text(value) if not _CREDENTIAL.match(value) else REDACTED
+                elif isinstance(value, (dict, list)):
+                    stack.append((value, parent))
     return doc

@@ -66,17 +66,20 @@ def sync_status(admin: AdminClient) -> SyncStatus:
     status = SyncStatus(ready, state or ("LIVE" if ready else "not ready"))
     try:
         info = admin.server_info()
-        status.version = str((info.get("node") or {}).get("metadata", {}).get(
-            "ISTIO_VERSION") or info.get("version", ""))
-        status.state = str(info.get("state", status.state))
     except MeshdebugError:
-        pass
+        info = {}
+    if isinstance(info, dict):
+        node = info.get("node") if isinstance(info.get("node"), dict) else {}
+        metadata = node.get("metadata") if isinstance(node.get("metadata"), dict) else {}
+        status.version = str(metadata.get("ISTIO_VERSION") or info.get("version") or "")[:100]
+        status.state = str(info.get("state", status.state))[:100]
     stats = {s.name: s.value for s in parse_stats_text(admin.stats_text(SYNC_STATS))}
     status.cds = _counters(stats, "cluster_manager.cds")
     status.lds = _counters(stats, "listener_manager.lds")
     status.rds_rejected = {
-        m.group(1): int(v) for k, v in stats.items()
-        if (m := re.match(r"^http\.[^.]+\.rds\.([^.]+)\.update_rejected$", k)) and v}
+        m.group(1): v for k, v in stats.items()
+        if (m := re.match(r"^http\.[^.]+\.rds\.([^.]+)\.update_rejected$", k))
+        and isinstance(v, int) and v}
     connected = stats.get("control_plane.connected_state")
     status.connected = connected if isinstance(connected, int) else None
     fails = stats.get("cluster.xds-grpc.upstream_cx_connect_fail")

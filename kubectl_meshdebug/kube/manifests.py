@@ -45,6 +45,9 @@ def parse_documents(text: str, source: str) -> list[Any]:
         try:
             doc = json.loads(text)
             return doc if isinstance(doc, list) else [doc]
+        except RecursionError as exc:
+            raise UsageError(f"-f {source}: nested too deeply to be a Kubernetes object") \
+                from exc
         except ValueError:
             pass
     import yaml
@@ -52,6 +55,8 @@ def parse_documents(text: str, source: str) -> list[Any]:
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
         return [d for d in yaml.load_all(text, Loader=loader) if d is not None]
+    except RecursionError as exc:
+        raise UsageError(f"-f {source}: nested too deeply to be a Kubernetes object") from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
@@ -80,10 +85,40 @@ def flatten(doc: Any, source: str, index: int) -> list[dict[str, Any]]:
     return [doc]
 
 
-def load_manifests(paths: Iterable[str], max_bytes: int | None = None) -> list[dict[str, Any]]:
-    objects: list[dict[str, Any]] = []
+class Malformed:
+    """An object whose fields have the wrong types, and where it came from."""
+
+    def __init__(self, obj: dict[str, Any], problems: list[str], source: str) -> None:
+        self.obj, self.problems, self.source = obj, problems, source
+
+    def one_line(self) -> str:
+        from kubectl_meshdebug.kube.schema import describe
+
+        return f"-f {self.source}: {describe(self.obj)}: {'; '.join(self.problems[:2])}"
+
+
+def load_checked(paths: Iterable[str], max_bytes: int | None = None
+                 ) -> tuple[list[dict[str, Any]], list[Malformed]]:
+    """(well-typed objects, malformed ones) of the files, read through kube/schema.py."""
+    from kubectl_meshdebug.kube.schema import check_object
+
+    good: list[dict[str, Any]] = []
+    bad: list[Malformed] = []
     for path in _expand(paths):
         source = "stdin" if path == "-" else path
         for i, doc in enumerate(parse_documents(_read(path, max_bytes), source)):
-            objects.extend(flatten(doc, source, i))
-    return objects
+            for obj in flatten(doc, source, i):
+                found = check_object(obj)
+                if found:
+                    bad.append(Malformed(obj, found, source))
+                else:
+                    good.append(obj)
+    return good, bad
+
+
+def load_manifests(paths: Iterable[str], max_bytes: int | None = None) -> list[dict[str, Any]]:
+    """The objects of the files; a wrongly typed one is a usage error naming it."""
+    good, bad = load_checked(paths, max_bytes)
+    if bad:
+        raise UsageError(bad[0].one_line())
+    return good

@@ -36,7 +36,7 @@ def target_port_status(svc_port: dict[str, Any], pod: Obj) -> tuple[Any, bool | 
     """(resolved target port, declared?) — None when the pod declares no ports at all."""
     target = svc_port.get("targetPort", svc_port.get("port"))
     declared = container_ports(pod)
-    if isinstance(target, str) and not target.isdigit():
+    if isinstance(target, str) and not target.isdecimal():
         named = [p for p in declared if p.get("name") == target]
         return (named[0]["containerPort"] if named else target), bool(named)
     number = int(target)

@@ -41,16 +41,16 @@ def parse_cluster_name(name: str) -> ClusterName:
         parts = name.split("|")
         if len(parts) == 4:
             direction = parts[0]
-            port = int(parts[1]) if parts[1].isdigit() else None
+            port = int(parts[1]) if parts[1].isdecimal() else None
             return ClusterName(direction, port, parts[2], parts[3])
     if name.startswith("outbound_."):
         # outbound_.9080_.v1_.reviews.default.svc.cluster.local
         parts = name.split("_.", 3)
-        if len(parts) == 4 and parts[1].isdigit():
+        if len(parts) == 4 and parts[1].isdecimal():
             return ClusterName("outbound", int(parts[1]), parts[2], parts[3])
     if name.startswith("inbound_."):
         parts = name.split("_.", 3)
-        if len(parts) >= 2 and parts[1].isdigit():
+        if len(parts) >= 2 and parts[1].isdecimal():
             return ClusterName("inbound", int(parts[1]), "", parts[3] if len(parts) == 4 else "")
     return ClusterName("other")
 
@@ -69,13 +69,13 @@ class RouteConfigName:
 
 
 def parse_route_config_name(name: str) -> RouteConfigName:
-    if name.isdigit():
+    if name.isdecimal():
         return RouteConfigName(int(name))
     host, sep, port = name.rpartition(":")
-    if sep and port.isdigit():
+    if sep and port.isdecimal():
         return RouteConfigName(int(port), host)
     parts = name.split(".")
-    if len(parts) >= 2 and parts[0] in ("http", "https") and parts[1].isdigit():
+    if len(parts) >= 2 and parts[0] in ("http", "https") and parts[1].isdecimal():
         return RouteConfigName(int(parts[1]), kind="gateway")
     return RouteConfigName(None, kind="other")
 

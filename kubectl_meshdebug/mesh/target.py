@@ -37,7 +37,7 @@ class CallTarget:
 
 def _split_port(text: str) -> tuple[str, int | None]:
     host, sep, port = text.rpartition(":")
-    if sep and port.isdigit():
+    if sep and port.isdecimal():
         return host, int(port)
     if sep:
         raise UsageError(f"{text!r}: the port after ':' must be a number")
@@ -85,7 +85,7 @@ def target_port_number(service_port: dict[str, Any] | None, pod: Obj | None) -> 
     value = port.get("targetPort", port.get("port"))
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.isascii() and value.isdigit():
+    if isinstance(value, str) and value.isascii() and value.isdecimal():
         return int(value)
     spec = (pod or {}).get("spec") if isinstance((pod or {}).get("spec"), dict) else {}
     for container in spec.get("containers") or []:

@@ -193,7 +193,7 @@ class ExecTransport:
         body, mark, status = result.stdout.rpartition(_CURL_STATUS_MARK)
         if not mark:
             body, status = result.stdout, b""
-        code = int(status) if status.strip().isdigit() else 0
+        code = int(status) if status.strip().isdecimal() else 0
         if code == 0:
             raise UnreachableError(
                 f"admin port {self.port} refused in {self.namespace}/{self.pod}",
