@@ -24,10 +24,13 @@ class MeshdebugError(Exception):
         self.detail = detail
 
     def one_line(self) -> str:
+        """Message and hint on one line; control characters that came from outside (a
+        proxy's error body) are shown as \\xNN, never sent to the terminal."""
         text = self.message.rstrip(".")
         if self.hint:
             text += f"; {self.hint}"
-        return " ".join(text.split())
+        return "".join(c if c.isprintable() else f"\\x{ord(c):02x}"
+                       for c in " ".join(text.split()))
 
 
 class UsageError(MeshdebugError):
@@ -48,11 +51,11 @@ class BadAnswerError(UnreachableError):
 
 
 class AdminError(MeshdebugError):
-    """Envoy's admin API answered with an error: a 4xx is the request's fault (a bad regex,
-    an unknown logger: exit 2), anything else the proxy's (exit 3)."""
+    """Envoy's admin API answered with an error. A 400 is what Envoy says to parameters it
+    refuses (a regex RE2 cannot compile): the user's input, exit 2. Anything else (a 404
+    from something that is not Envoy's admin API, a 5xx) is the proxy's: exit 3."""
 
     def __init__(self, message: str, *, status: int | None = None, **kw: str) -> None:
         super().__init__(message, **kw)
         self.status = status
-        self.exit_code = EXIT_USAGE if status is not None and 400 <= status < 500 \
-            else EXIT_UNREACHABLE
+        self.exit_code = EXIT_USAGE if status == 400 else EXIT_UNREACHABLE

@@ -69,3 +69,16 @@ def _uncaptured(request: pytest.FixtureRequest) -> Any:
     if capture is None:
         return contextlib.nullcontext()
     return capture.global_and_fixture_disabled()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def capture_state_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Captures in tests keep their saved levels and locks here, never in the user's home."""
+    path = str(tmp_path_factory.mktemp("capture-state"))
+    old = os.environ.get("MESHDEBUG_STATE_DIR")
+    os.environ["MESHDEBUG_STATE_DIR"] = path
+    yield path
+    if old is None:
+        os.environ.pop("MESHDEBUG_STATE_DIR", None)
+    else:
+        os.environ["MESHDEBUG_STATE_DIR"] = old

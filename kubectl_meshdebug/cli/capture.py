@@ -8,6 +8,7 @@ starts at its defaults, and capture says so).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -18,26 +19,74 @@ from typing import IO, TYPE_CHECKING, Any
 
 import click
 
-from kubectl_meshdebug.cli.common import CONTEXT, runtime
-from kubectl_meshdebug.cli.options import concurrency_option, global_options
+from kubectl_meshdebug.cli.common import CONTEXT, check_writable, runtime
+from kubectl_meshdebug.cli.options import concurrency_option, global_options, parse_duration
 from kubectl_meshdebug.errors import EXIT_UNREACHABLE, MeshdebugError, UsageError
+from kubectl_meshdebug.render.output import escape_controls
 
 if TYPE_CHECKING:
     from kubectl_meshdebug.cli.runtime import Proxy, Runtime
 
 
-def _duration(ctx: click.Context, param: click.Parameter, value: Any) -> float | None:
+def _positive_duration(ctx: click.Context, param: click.Parameter, value: Any) -> float | None:
     if value is None:
         return None
-    text = str(value).strip().lower()
-    units = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-    for unit in ("ms", "s", "m", "h"):
-        number = text[: -len(unit)]
-        if text.endswith(unit) and number.replace(".", "", 1).isdecimal():
-            return float(number) * units[unit]
-    if text.replace(".", "", 1).isdecimal():
-        return float(text)
-    raise click.BadParameter(f"{value!r} is not a duration like 30s or 2m")
+    seconds = parse_duration(value)
+    if seconds <= 0:
+        raise click.BadParameter("must be longer than 0 (leave --for out to stop with Ctrl-C)")
+    return seconds
+
+
+# Signals that end a capture the way Ctrl-C does: kill's default, a closed terminal or SSH
+# session, Ctrl-\, and the one some supervisors send.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1)
+
+
+class Stopped(KeyboardInterrupt):
+    """A stop signal arrived; `name` says which."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+class StopSignals:
+    """Stop signals for the whole capture. The first ends the capture (Stopped in the main
+    thread); one that arrives after it, while the levels are being put back, ends the
+    restore: at once if the restore is running, else as soon as it starts."""
+
+    def __init__(self) -> None:
+        self.restoring = False
+        self.again = False
+        self.stopping = False
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> StopSignals:
+        # Python delivers signals to the main thread only; run elsewhere (embedded, a test
+        # harness's worker thread) capture still restores on every other way out.
+        if threading.current_thread() is threading.main_thread():
+            self._previous = {sig: signal.signal(sig, self._handle) for sig in STOP_SIGNALS}
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    def _handle(self, signum: int, _frame: Any) -> None:
+        name = signal.Signals(signum).name
+        if not self.stopping:
+            self.stopping = True
+            raise Stopped(name)
+        self.again = True
+        if self.restoring:
+            raise Stopped(name)
+
+    def start_restore(self) -> None:
+        """From here on a further signal interrupts; one that came already does now."""
+        self.stopping = True
+        self.restoring = True
+        if self.again:
+            raise Stopped("a second signal")
 
 
 @click.command("capture", context_settings=CONTEXT, epilog="""Examples:
@@ -51,8 +100,8 @@ def _duration(ctx: click.Context, param: click.Parameter, value: Any) -> float |
 @click.option("-l", "--selector", metavar="SELECTOR", help="Every pod matching labels.")
 @click.option("--level", default="trace", show_default=True, help="Level for every logger.")
 @click.option("--paths", metavar="LOGGER:LEVEL,...", help="Raise only these loggers instead.")
-@click.option("--for", "duration", callback=_duration, expose_value=True, metavar="DURATION",
-              help="Stop after this long (default: until Ctrl-C).")
+@click.option("--for", "duration", callback=_positive_duration, metavar="DURATION",
+              help="Stop after this long, e.g. 30s or 2m (default: until Ctrl-C).")
 @click.option("--out", "out_file", metavar="FILE", help="Write the log here, not to stdout.")
 @click.option("--log-file", "log_files", multiple=True, metavar="[POD=]FILE",
               help="Follow this file (like tail -f) instead of the pod's log in the API server.")
@@ -65,46 +114,75 @@ def capture(ctx: click.Context, pods: tuple[str, ...], selector: str | None, lev
     """Raise a sidecar's log level, stream its log, and put every logger back afterwards.
 
     Every logger returns to the level it had before, also when interrupted (Ctrl-C,
-    SIGTERM) or when the log stream breaks.
+    SIGTERM, SIGHUP from a closed terminal, SIGQUIT, SIGUSR1), when stdout is closed, or
+    when the log stream breaks. The levels before are saved on disk until they are back:
+    after a capture that was killed, the next capture or `loglevel --reset` restores them.
+    One capture per proxy at a time.
     """
     rt = runtime(ctx)
     proxies = rt.proxies(list(pods), selector)
+    from kubectl_meshdebug.envoy.level_journal import LevelJournal
     from kubectl_meshdebug.envoy.logging import normalize_level, parse_level_spec
 
     level = normalize_level(level)
     files = _log_files(log_files, proxies)
     if not files and rt.offline:
         raise UsageError("offline there is no pod log to stream", hint="give --log-file FILE")
+    if out_file:
+        check_writable(out_file, "--out")
+    journal = LevelJournal()
+    keys = {p.label: rt.proxy_key(p) for p in proxies}
     before: dict[str, dict[str, str]] = {}
-    out: IO[str] = open(out_file, "a", encoding="utf-8") if out_file else sys.stdout  # noqa: SIM115
-    stop = threading.Event()
-    previous = signal.signal(signal.SIGTERM, _interrupt)
     status = 0
-    try:
-        for proxy in proxies:  # record first, so that a failure changes nothing
-            before[proxy.label] = proxy.admin.loggers()
+    with contextlib.ExitStack() as held:
         for proxy in proxies:
-            if paths:
-                proxy.admin.set_levels(parse_level_spec(paths, list(before[proxy.label])))
-            else:
-                proxy.admin.set_all_levels(level)
-        what = paths or f"every logger to {level}"
-        rt.printer.note(f"capture: {what} on {', '.join(p.label for p in proxies)}; "
-                        + (f"for {duration:g}s" if duration else "Ctrl-C to stop"))
-        status = _stream(rt, proxies, files, out, stop, duration)
-    except KeyboardInterrupt:
-        rt.printer.note("capture: interrupted")
-    finally:
-        stop.set()
-        signal.signal(signal.SIGTERM, previous)
-        if out_file:
-            out.close()
-        status = max(status, _restore(rt, proxies, before))
+            held.enter_context(journal.locked(keys[proxy.label], proxy.label))
+        out: IO[str] = (held.enter_context(open(out_file, "a", encoding="utf-8"))
+                        if out_file else sys.stdout)
+        stop = threading.Event()
+        signals = held.enter_context(StopSignals())
+        try:
+            before = _save_levels(rt, proxies, journal, keys)
+            for proxy in proxies:
+                if paths:
+                    proxy.admin.set_levels(parse_level_spec(paths, list(before[proxy.label])))
+                else:
+                    proxy.admin.set_all_levels(level)
+            what = paths or f"every logger to {level}"
+            rt.printer.note(f"capture: {what} on {', '.join(p.label for p in proxies)}; "
+                            + (f"for {duration:g}s" if duration else "Ctrl-C to stop"))
+            status = _stream(rt, proxies, files, out, stop, duration)
+        except Stopped as exc:
+            signals.stopping = True
+            rt.printer.note(f"capture: stopped by {exc.name}")
+        except KeyboardInterrupt:
+            signals.stopping = True
+            rt.printer.note("capture: interrupted")
+        finally:
+            signals.stopping = True
+            stop.set()
+            status = max(status, _restore(rt, proxies, before, journal, keys, signals))
     return status
 
 
-def _interrupt(*_: Any) -> None:
-    raise KeyboardInterrupt
+def _save_levels(rt: Runtime, proxies: list[Proxy], journal: Any,
+                 keys: dict[str, str]) -> dict[str, dict[str, str]]:
+    """Every proxy's levels to put back, on disk before anything changes. A proxy still
+    holding the changed levels of a capture that was killed gets those saved ones back."""
+    before: dict[str, dict[str, str]] = {}
+    for proxy in proxies:
+        current = proxy.admin.loggers()
+        pending = journal.pending(keys[proxy.label])
+        if pending is not None:
+            rt.printer.note(f"capture: {proxy.label} still has the levels set by "
+                            f"{pending.origin()}; its saved {len(pending.levels)} levels are "
+                            "put back when this capture ends")
+            before[proxy.label] = {k: v for k, v in pending.levels.items() if k in current}
+        else:
+            before[proxy.label] = current
+    for proxy in proxies:
+        journal.save(keys[proxy.label], proxy.label, before[proxy.label])
+    return before
 
 
 def _log_files(specs: tuple[str, ...], proxies: list[Proxy]) -> dict[str, str]:
@@ -126,17 +204,20 @@ def _log_files(specs: tuple[str, ...], proxies: list[Proxy]) -> dict[str, str]:
     return files
 
 
+MAX_LINE = 1 << 20  # a longer "line" is shown in pieces
+
+
 def _follow_file(path: str, stop: threading.Event) -> Iterator[str]:
     with open(path, encoding="utf-8", errors="replace") as fh:
         fh.seek(0, os.SEEK_END)
         partial = ""
         while not stop.is_set():
-            chunk = fh.readline()
+            chunk = fh.readline(1 << 16)
             if not chunk:
                 time.sleep(0.1)
                 continue
             partial += chunk
-            if partial.endswith("\n"):
+            if partial.endswith("\n") or len(partial) >= MAX_LINE:  # no line outgrows memory
                 yield partial.rstrip("\n")
                 partial = ""
 
@@ -149,6 +230,9 @@ def _follow_pod(rt: Runtime, proxy: Proxy, stop: threading.Event) -> Iterator[st
             break
         buffer += chunk
         *lines, buffer = buffer.split(b"\n")
+        if len(buffer) >= MAX_LINE:
+            lines.append(buffer)
+            buffer = b""
         for line in lines:
             yield line.decode("utf-8", "replace")
 
@@ -158,17 +242,22 @@ def _stream(rt: Runtime, proxies: list[Proxy], files: dict[str, str], out: IO[st
     lock = threading.Lock()
     prefix = len(proxies) > 1
     ended: dict[str, str] = {}
+    closed = threading.Event()
 
     def pump(proxy: Proxy) -> None:
         try:
             source = (_follow_file(files[proxy.label], stop) if proxy.label in files
                       else _follow_pod(rt, proxy, stop))
             for line in source:
+                line = escape_controls(line)
                 with lock:
                     out.write(f"[{proxy.label}] {line}\n" if prefix else line + "\n")
                     out.flush()
             if not stop.is_set():
                 ended[proxy.label] = "the log stream ended"
+        except BrokenPipeError:  # `| head`: the reader has what it wanted
+            closed.set()
+            stop.set()
         except Exception as exc:  # a broken stream must not skip the restore
             ended[proxy.label] = f"the log stream broke: {exc}"
 
@@ -183,6 +272,8 @@ def _stream(rt: Runtime, proxies: list[Proxy], files: dict[str, str], out: IO[st
             break
         time.sleep(0.1)
     stop.set()
+    if closed.is_set():
+        return 0
     for label, why in ended.items():
         rt.printer.note(f"capture: {label}: {why}" + _restart_note(rt, label))
     return EXIT_UNREACHABLE if ended and len(ended) == len(proxies) else 0
@@ -203,21 +294,34 @@ def _restart_note(rt: Runtime, label: str) -> str:
     return ""
 
 
-def _restore(rt: Runtime, proxies: list[Proxy], before: dict[str, dict[str, str]]) -> int:
+def _restore(rt: Runtime, proxies: list[Proxy], before: dict[str, dict[str, str]],
+             journal: Any, keys: dict[str, str], signals: StopSignals) -> int:
+    """Put every saved level back and check it by reading `/logging` again. A second stop
+    signal meanwhile ends the restore, naming what may be left and the fix."""
     failed = 0
-    for proxy in proxies:
-        levels = before.get(proxy.label)
-        if not levels:
-            continue
-        try:
-            after = proxy.admin.set_levels(levels)
-            changed = [k for k, v in levels.items() if after.get(k) != v]
-            if changed:
-                raise MeshdebugError(f"{len(changed)} loggers did not take their old level")
-            rt.printer.note(f"capture: restored {len(levels)} loggers on {proxy.label}")
-        except MeshdebugError as exc:
-            failed += 1
-            rt.printer.note(f"error: could not restore the log levels of {proxy.label}: "
-                            f"{exc.one_line()}; run: kubectl meshdebug loglevel "
-                            f"{proxy.name} -n {proxy.namespace} --reset")
+    left = [p for p in proxies if before.get(p.label)]
+    try:
+        signals.start_restore()
+        while left:
+            proxy = left[0]
+            levels = before[proxy.label]
+            try:
+                proxy.admin.set_levels(levels)  # raises unless the read-back agrees
+                journal.clear(keys[proxy.label])
+                rt.printer.note(f"capture: restored {len(levels)} loggers on {proxy.label}")
+            except MeshdebugError as exc:
+                failed += 1
+                rt.printer.note(f"error: could not restore the log levels of {proxy.label}: "
+                                f"{exc.one_line()}; they are saved: run {_fix(proxy)}")
+            left.pop(0)
+    except KeyboardInterrupt:
+        names = ", ".join(p.label for p in left)
+        rt.printer.note(f"capture: interrupted again while restoring; the log levels of "
+                        f"{names} may be left changed. Their old levels are saved: run "
+                        + "; ".join(_fix(p) for p in left))
+        return 130
     return EXIT_UNREACHABLE if failed else 0
+
+
+def _fix(proxy: Proxy) -> str:
+    return f"kubectl meshdebug loglevel {proxy.name} -n {proxy.namespace} --reset"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from kubectl_meshdebug.cli.common import CONTEXT
-from kubectl_meshdebug.cli.options import global_options
+from kubectl_meshdebug.cli.options import PORT, global_options
 from kubectl_meshdebug.cli.proxyconfig import Source, emit, pod_and_dump
 from kubectl_meshdebug.render.output import Listing
 
@@ -19,7 +19,7 @@ from kubectl_meshdebug.render.output import Listing
 """)
 @pod_and_dump
 @click.option("--fqdn", help="Only clusters for this host (FQDN or short name).")
-@click.option("--port", type=int, help="Only clusters for this port.")
+@click.option("--port", type=PORT, help="Only clusters for this port.")
 @click.option("--subset", help="Only this subset ('' for the default).")
 @click.option("--direction", type=click.Choice(["inbound", "outbound", "other"]),
               help="Only inbound, outbound, or the others (passthrough, control plane...).")

@@ -34,9 +34,15 @@ def runtime(ctx: click.Context, outputs: tuple[str, ...] = TABLE_OUTPUTS) -> Run
     return rt
 
 
+def input_limit() -> int | None:
+    """--max-size of the running command, for files read where no Runtime is at hand."""
+    ctx = click.get_current_context(silent=True)
+    return settings(ctx).max_input_bytes if ctx is not None else None
+
+
 def dump_bytes(path: str) -> bytes:
     """A saved dump's bytes, refusing what is plainly something else."""
-    raw = read_bytes(path, "--dump")
+    raw = read_bytes(path, "--dump", input_limit())
     if not raw.strip():
         raise UsageError(f"--dump {path} is empty")
     if b"::" in raw[:4096] and raw.lstrip()[:1] not in (b"{", b"["):
@@ -90,4 +96,38 @@ def _parse_dump(path: str, raw: bytes, parse: Callable[[], T]) -> T:
 
 def read_text_file(path: str, what: str) -> str:
     """A log (or other text) file or `-`, with one-line errors."""
-    return read_text(path, what, "a log")
+    return read_text(path, what, "a log", max_bytes=input_limit())
+
+
+def check_writable(path: str, flag: str) -> None:
+    """Refuse an output path that cannot be written, before any slow work is done."""
+    import os
+
+    if os.path.isdir(path):
+        raise UsageError(f"{flag} {path} is a directory; give a file name")
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise UsageError(f"{flag} {path}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        raise UsageError(f"{flag} {path}: permission denied")
+
+
+def write_atomically(path: str, flag: str, text: str) -> None:
+    """Write the whole file or nothing: a failure leaves no half-written file behind."""
+    import os
+    import tempfile
+
+    check_writable(path, flag)
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, temp = tempfile.mkstemp(prefix=".meshdebug-", dir=directory)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            os.chmod(temp, 0o600)  # a dump may hold what redaction cannot know is secret
+            os.replace(temp, path)
+        except BaseException:
+            os.unlink(temp)
+            raise
+    except OSError as exc:
+        raise UsageError(f"{flag} {path}: {exc.strerror or exc}") from exc

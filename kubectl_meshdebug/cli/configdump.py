@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import click
 
-from kubectl_meshdebug.cli.common import CONTEXT, load_dump_document, runtime
+from kubectl_meshdebug.cli.common import (
+    CONTEXT,
+    check_writable,
+    load_dump_document,
+    runtime,
+    write_atomically,
+)
 from kubectl_meshdebug.cli.options import global_options
 from kubectl_meshdebug.cli.proxyconfig import Source, pod_and_dump
 
@@ -38,6 +44,8 @@ def config_dump(ctx: click.Context, pod: str | None, dump_file: str | None,
     """The proxy's /config_dump with private keys redacted, or the part a JSONPath selects."""
     from kubectl_meshdebug.envoy.redact import redact
 
+    if save_file:
+        check_writable(save_file, "--save")
     src = Source(ctx, pod, dump_file)
     if src.proxy is not None:
         doc = src.proxy.admin.config_dump(include_eds=True)
@@ -51,8 +59,7 @@ def config_dump(ctx: click.Context, pod: str | None, dump_file: str | None,
     if save_file:
         import json
 
-        with open(save_file, "w", encoding="utf-8") as fh:
-            json.dump(doc, fh, indent=1)
+        write_atomically(save_file, "--save", json.dumps(doc, indent=1))
         runtime(ctx).printer.note(f"saved {save_file}")
         if not expr:
             return 0

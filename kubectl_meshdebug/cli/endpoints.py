@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from kubectl_meshdebug.cli.common import CONTEXT
-from kubectl_meshdebug.cli.options import global_options
+from kubectl_meshdebug.cli.options import PORT, global_options
 from kubectl_meshdebug.cli.proxyconfig import Source, emit, pod_and_dump
 from kubectl_meshdebug.errors import UsageError
 from kubectl_meshdebug.render.output import Listing
@@ -21,7 +21,7 @@ from kubectl_meshdebug.render.output import Listing
 @click.option("--cluster", help="Only this cluster (exact name or a substring).")
 @click.option("--status", type=click.Choice(["healthy", "unhealthy"], case_sensitive=False),
               help="Only healthy or unhealthy endpoints.")
-@click.option("--port", type=int, help="Only endpoints on this port.")
+@click.option("--port", type=PORT, help="Only endpoints on this port.")
 @click.option("--address", help="Only endpoints at this address.")
 @global_options
 @click.pass_context

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from kubectl_meshdebug.cli.common import CONTEXT
-from kubectl_meshdebug.cli.options import global_options
+from kubectl_meshdebug.cli.options import PORT, global_options
 from kubectl_meshdebug.cli.proxyconfig import Source, emit, pod_and_dump
 from kubectl_meshdebug.render.output import Listing
 
@@ -17,7 +17,7 @@ from kubectl_meshdebug.render.output import Listing
   kubectl meshdebug listeners httpbin-7d9c --type HTTP -o wide
 """)
 @pod_and_dump
-@click.option("--port", type=int, help="Only listeners on this port.")
+@click.option("--port", type=PORT, help="Only listeners on this port.")
 @click.option("--address", help="Only listeners on this address.")
 @click.option("--type", "ltype", type=click.Choice(["HTTP", "TCP"], case_sensitive=False),
               help="Only listeners with HTTP or TCP filter chains.")

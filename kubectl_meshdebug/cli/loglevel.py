@@ -35,7 +35,8 @@ def _summary(loggers: dict[str, str]) -> str:
 @click.option("-l", "--selector", metavar="SELECTOR", help="Act on every pod matching labels.")
 @click.option("--reset", is_flag=True,
               help="Restore the levels the pod starts with (its sidecar.istio.io/logLevel and "
-              "componentLogLevel annotations, else Istio's warning,misc:error).")
+              "componentLogLevel annotations, else Istio's warning,misc:error); after a "
+              "capture that was killed, the levels that capture saved.")
 @all_namespaces_option
 @concurrency_option
 @global_options
@@ -46,6 +47,7 @@ def loglevel(ctx: click.Context, args: tuple[str, ...], selector: str | None, re
     LEVEL sets every logger; LOGGER:LEVEL,... sets only those loggers in one request.
     Names and levels are checked against the proxy's own list before anything changes.
     """
+    from kubectl_meshdebug.envoy.level_journal import LevelJournal
     from kubectl_meshdebug.envoy.logging import normalize_level, parse_level_spec, reset_plan
     from kubectl_meshdebug.kube.state import annotations
 
@@ -62,11 +64,22 @@ def loglevel(ctx: click.Context, args: tuple[str, ...], selector: str | None, re
     if spec and ":" not in spec:
         normalize_level(spec)  # fail before touching any proxy
     proxies = rt.proxies(targets, selector)
+    journal = LevelJournal()
 
     def act(proxy: Proxy) -> dict[str, Any]:
         admin = proxy.admin
         before = admin.loggers()
-        if reset:
+        key = rt.proxy_key(proxy) if reset else ""
+        capturing = journal.busy(key) if reset else None
+        pending = journal.pending(key) if reset and not capturing else None
+        if capturing:
+            rt.printer.note(f"note: {proxy.label} is being captured by {capturing}; that "
+                            "capture puts its saved levels back when it ends")
+        if pending is not None:
+            after = admin.set_levels({k: v for k, v in pending.levels.items() if k in before})
+            journal.clear(key)
+            action = f"restored {len(pending.levels)} loggers saved by {pending.origin()}"
+        elif reset:
             level, paths = reset_plan(annotations(proxy.pod) if proxy.pod else {})
             admin.set_all_levels(level)
             unknown = {k: v for k, v in paths.items() if k in before}
@@ -108,4 +121,4 @@ def loglevel(ctx: click.Context, args: tuple[str, ...], selector: str | None, re
                 printer.line(f"{proxy.label}: {result['action']}")
             else:
                 printer.line(f"{proxy.label}: {_summary(result['loggers'])}")
-    return 3 if failures else 0
+    return rt.sweep_exit(results, False)

@@ -5,7 +5,12 @@ from __future__ import annotations
 import click
 
 from kubectl_meshdebug.cli.common import CONTEXT, read_text_file, runtime
-from kubectl_meshdebug.cli.options import global_options
+from kubectl_meshdebug.cli.options import (
+    TAIL,
+    global_options,
+    response_flags_option,
+    status_codes_option,
+)
 from kubectl_meshdebug.errors import UsageError
 
 
@@ -18,11 +23,11 @@ from kubectl_meshdebug.errors import UsageError
 """)
 @click.argument("pod", required=False)
 @click.option("--explain", is_flag=True, help="Decode each line: flags, details, the finding.")
-@click.option("--status", "status_filter", metavar="CODES",
+@click.option("--status", "status_filter", metavar="CODES", callback=status_codes_option,
               help="Only these response codes: 503, 5xx, 4xx,5xx.")
-@click.option("--flags", "flag_filter", metavar="FLAGS",
+@click.option("--flags", "flag_filter", metavar="FLAGS", callback=response_flags_option,
               help="Only lines with one of these response flags: UC,UF.")
-@click.option("--tail", default=500, show_default=True,
+@click.option("--tail", default=500, show_default=True, type=TAIL,
               help="Lines to read through the API server.")
 @click.option("--log-file", "log_file", metavar="FILE", help="A saved log instead (- for stdin).")
 @global_options

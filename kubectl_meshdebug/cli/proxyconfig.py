@@ -60,11 +60,10 @@ class Source:
 
     def statuses(self) -> dict[str, ClusterStatus] | None:
         """Live per-host health from /clusters; None for a saved dump."""
-        from kubectl_meshdebug.envoy.clusters_status import parse_clusters_json
 
         if self.proxy is None:
             return None
-        return parse_clusters_json(self.proxy.admin.clusters_json())
+        return self.proxy.admin.cluster_statuses()
 
     def context(self) -> Any:
         """Mesh objects for correlation, when there are any to read."""

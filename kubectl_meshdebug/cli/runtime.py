@@ -12,7 +12,14 @@ from typing import Any, Callable, TypeVar
 
 from kubectl_meshdebug.cli.options import Settings
 from kubectl_meshdebug.envoy.admin import AdminClient
-from kubectl_meshdebug.errors import MeshdebugError, UnreachableError, UsageError
+from kubectl_meshdebug.errors import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    EXIT_UNREACHABLE,
+    MeshdebugError,
+    UnreachableError,
+    UsageError,
+)
 from kubectl_meshdebug.kube.client import Connection, KubeConfig, current_namespace
 from kubectl_meshdebug.kube.state import ClusterState, ManifestSource, labels, meta
 from kubectl_meshdebug.kube.targets import (
@@ -202,6 +209,18 @@ class Runtime:
             max_bytes=self.settings.max_answer_bytes)
         return Proxy(namespace, name, pod, self.admin_client(transport))
 
+    def proxy_key(self, proxy: Proxy) -> str:
+        """Which proxy this is across runs: its admin URL, or the API server and the pod
+        (two contexts may both have a default/sleep)."""
+        describe = proxy.admin.describe if proxy.admin is not None else proxy.label
+        if describe.startswith("http"):
+            return describe
+        try:
+            server = str(self.connection.configuration().host)
+        except MeshdebugError:
+            server = str(self.settings.context or "")
+        return f"{server}|{describe}"
+
     def require_proxy_container(self, pod: dict[str, Any]) -> dict[str, Any]:
         container = proxy_container(pod, self.settings.container)
         if container is not None:
@@ -243,6 +262,16 @@ class Runtime:
         if not targets:
             raise UsageError("no target pod given", hint="name a pod, or use -l/--selector or -A")
         return [self.proxy(t) for t in targets]
+
+    @staticmethod
+    def sweep_exit(results: list[Any], problems: bool) -> int:
+        """One exit code for every command that reads many proxies: 1 when a proxy that
+        answered shows a problem (the diagnosis decides), else 3 when any could not be
+        read, else 0."""
+        if problems:
+            return EXIT_FINDINGS
+        return EXIT_UNREACHABLE if any(isinstance(r, MeshdebugError) for r in results) \
+            else EXIT_OK
 
     # concurrency -------------------------------------------------------------------
     def fan_out(self, items: list[T], work: Callable[[T], R],

@@ -72,7 +72,7 @@ def stats(ctx: click.Context, pod: str | None, selector: str | None, filter_re: 
     -o prometheus prints Envoy's Prometheus text and -o raw its plain text.
     """
     rt = runtime(ctx, outputs=("table", "wide", "json", "yaml", "prometheus", "raw"))
-    from kubectl_meshdebug.envoy.stats import delta, parse_stats_text, validate_regex
+    from kubectl_meshdebug.envoy.stats import delta, validate_regex
 
     output = rt.settings.output
     if filter_re and service:
@@ -92,7 +92,7 @@ def stats(ctx: click.Context, pod: str | None, selector: str | None, filter_re: 
         if output in ("prometheus", "raw"):
             return proxy.admin.stats_text(pattern(proxy), usedonly, stat_type,
                                           "prometheus" if output == "prometheus" else None)
-        return parse_stats_text(proxy.admin.stats_text(pattern(proxy), usedonly, stat_type))
+        return proxy.admin.stats(pattern(proxy), usedonly, stat_type)
 
     first = rt.fan_out(proxies, fetch, progress="stats")
     printer = rt.printer
@@ -103,8 +103,8 @@ def stats(ctx: click.Context, pod: str | None, selector: str | None, filter_re: 
             if isinstance(text, MeshdebugError):
                 printer.note(f"{proxy.label}: error: {text.one_line()}")
             else:
-                printer.out.write(text)
-        return 0
+                printer.raw(text)
+        return rt.sweep_exit(first, False)
     second = None
     if delta_seconds:
         started = time.monotonic()
@@ -154,4 +154,4 @@ def stats(ctx: click.Context, pod: str | None, selector: str | None, filter_re: 
     if multi:
         columns.insert(0, Column("pod", "POD"))
     printer.listing(Listing(kind, items, columns, notes))
-    return 3 if failures else 0
+    return rt.sweep_exit(first + (second or []), False) if failures else 0

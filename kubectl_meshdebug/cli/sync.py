@@ -8,7 +8,7 @@ import click
 
 from kubectl_meshdebug.cli.common import CONTEXT, read_text_file, runtime
 from kubectl_meshdebug.cli.options import all_namespaces_option, concurrency_option, global_options
-from kubectl_meshdebug.errors import EXIT_FINDINGS, EXIT_OK, MeshdebugError
+from kubectl_meshdebug.errors import MeshdebugError
 from kubectl_meshdebug.render.output import Column, Listing
 
 if TYPE_CHECKING:
@@ -78,8 +78,9 @@ def sync(ctx: click.Context, pods: tuple[str, ...], selector: str | None,
             Column("pod", "POD"), Column("verdict", "STATUS"), Column("cds_text", "CDS"),
             Column("lds_text", "LDS"), Column("xds", "XDS"), Column("version", "VERSION"),
             Column("problem", "PROBLEM")]))
-    bad = [i for i in items if i["verdict"] not in ("SYNCED",)]
-    return EXIT_FINDINGS if bad else EXIT_OK
+    bad = [i for i, r in zip(items, results)
+           if not isinstance(r, MeshdebugError) and i["verdict"] != "SYNCED"]
+    return rt.sweep_exit(results, bool(bad))
 
 
 def _counts(counters: dict[str, Any]) -> str:

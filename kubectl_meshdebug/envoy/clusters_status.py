@@ -87,30 +87,19 @@ def parse_clusters_json(doc: Any) -> dict[str, ClusterStatus]:
 
 
 def _cluster_status(item: Any) -> ClusterStatus:
-    """One entry of cluster_statuses."""
-    name = str(item.get("name", ""))
+    """One entry of cluster_statuses; a malformed host is left out, the cluster kept."""
+    name = item.get("name", "")
+    if not isinstance(name, str):
+        raise TypeError("cluster name is not a string")
     hosts = []
     for host in item.get("host_statuses") or []:
-        address, port = socket_address(host.get("address") or {})
-        health = host.get("health_status") or {}
-        flags = sorted(k for k, v in health.items() if k != "eds_health_status" and v is True)
-        stats = {
-            str(s.get("name", "")): protojson.uint(s.get("value")) or 0
-            for s in host.get("stats") or []
-        }
-        rate = (host.get("success_rate") or {}).get("value")
-        locality = "/".join(
-            str(v) for v in (host.get("locality") or {}).values() if isinstance(v, str)
-        )
-        hosts.append(
-            HostStatus(
-                name, address, port, str(health.get("eds_health_status", "")), flags,
-                protojson.uint(host.get("weight")), locality, stats,
-                float(rate) if rate is not None else None,
-            )
-        )
+        try:
+            hosts.append(_host_status(name, host))
+        except (AttributeError, TypeError, ValueError, OverflowError):
+            continue
     thresholds = {}
-    for t in (item.get("circuit_breakers") or {}).get("thresholds") or []:
+    breakers = item.get("circuit_breakers")
+    for t in (breakers.get("thresholds") or [] if isinstance(breakers, dict) else []):
         if t.get("priority", "DEFAULT") == "DEFAULT":
             thresholds = {
                 k: protojson.uint(v) or 0 for k, v in t.items() if k.startswith("max_")
@@ -161,3 +150,22 @@ def parse_clusters_text(text: str) -> dict[str, ClusterStatus]:
         elif value.isdecimal():
             host.stats[key] = int(value)
     return out
+
+
+def _host_status(cluster: str, host: Any) -> HostStatus:
+    address, port = socket_address(host.get("address") or {})
+    health = host.get("health_status") or {}
+    flags = sorted(k for k, v in health.items() if k != "eds_health_status" and v is True)
+    stats = {
+        str(s.get("name", "")): protojson.uint(s.get("value")) or 0
+        for s in host.get("stats") or []
+    }
+    rate = (host.get("success_rate") or {}).get("value")
+    locality = "/".join(
+        str(v) for v in (host.get("locality") or {}).values() if isinstance(v, str)
+    )
+    return HostStatus(
+        cluster, address, port, str(health.get("eds_health_status", "")), flags,
+        protojson.uint(host.get("weight")), locality, stats,
+        float(rate) if rate is not None else None,
+    )

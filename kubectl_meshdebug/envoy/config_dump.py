@@ -315,7 +315,9 @@ class ConfigDump:
     def _routes(self) -> list[RouteRecord]:
         out: list[RouteRecord] = []
         for config, where in self.route_configs():
-            name = str(config.get("name", ""))
+            name = self._safely(name_of, config)
+            if name is None:
+                continue
             inline = where.split(":", 1)[1] if where.startswith("inline:") else ""
             vhosts = config.get("virtual_hosts")
             for vhost in vhosts if isinstance(vhosts, list) else []:
@@ -476,10 +478,19 @@ def istio_metadata(resource: dict[str, Any]) -> dict[str, Any]:
     return dict(meta.get("istio") or {})
 
 
+def name_of(resource: dict[str, Any]) -> str:
+    """A resource's name, which Envoy always writes as a string: anything else marks a
+    malformed resource (the reader skips it and says so) rather than a name like "{...}"."""
+    name = resource.get("name", "")
+    if not isinstance(name, str):
+        raise TypeError(f"name is {type(name).__name__}, not a string")
+    return name
+
+
 def cluster_record(cluster: dict[str, Any], state: str, version: str) -> ClusterRecord:
     eds = cluster.get("eds_cluster_config") or {}
     return ClusterRecord(
-        name=str(cluster.get("name", "")),
+        name=name_of(cluster),
         state=state,
         type=cluster_type(cluster),
         version_info=version,
@@ -551,7 +562,7 @@ def listener_record(listener: dict[str, Any], state: str, error: str) -> Listene
     if listener.get("default_filter_chain"):
         chains.append(chain_info(listener["default_filter_chain"]))
     return ListenerRecord(
-        name=str(listener.get("name", "")),
+        name=name_of(listener),
         state=state,
         address=address,
         port=port,

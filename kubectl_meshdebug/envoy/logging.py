@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from kubectl_meshdebug.errors import UsageError
 
 LEVELS = ("trace", "debug", "info", "warning", "error", "critical", "off")
@@ -14,16 +16,17 @@ ISTIO_DEFAULT_LEVEL = "warning"
 ISTIO_DEFAULT_COMPONENT_LEVELS = "misc:error"
 
 
+_LOGGER_LINE = re.compile(r"^\s*([A-Za-z0-9_.\-]+):\s*([a-z]+)\s*$")
+
+
 def parse_loggers(text: str) -> dict[str, str]:
-    """`active loggers:\\n  admin: info\\n ...` -> {"admin": "info", ...}."""
+    """`active loggers:\\n  admin: info\\n ...` -> {"admin": "info", ...}; lines that are
+    not a logger name and one of Envoy's levels are not loggers."""
     loggers: dict[str, str] = {}
     for line in text.splitlines():
-        line = line.strip()
-        if not line:
-            continue
-        name, sep, level = line.partition(":")
-        if sep and level.strip():
-            loggers[name.strip()] = level.strip()
+        match = _LOGGER_LINE.match(line)
+        if match and match.group(2) in LEVELS:
+            loggers[match.group(1)] = match.group(2)
     return loggers
 
 

@@ -16,7 +16,7 @@ from typing import Any, Callable
 from kubectl_meshdebug.envoy import views
 from kubectl_meshdebug.envoy.accesslog import AccessLogEntry, parse_log
 from kubectl_meshdebug.envoy.admin import AdminClient
-from kubectl_meshdebug.envoy.clusters_status import ClusterStatus, parse_clusters_json
+from kubectl_meshdebug.envoy.clusters_status import ClusterStatus
 from kubectl_meshdebug.envoy.config_dump import (
     ClusterRecord,
     ConfigDump,
@@ -139,10 +139,10 @@ class ProxyView:
 
 def _statuses(admin: AdminClient, filter_re: str | None) -> dict[str, ClusterStatus]:
     try:
-        return parse_clusters_json(admin.clusters_json(filter_re))
+        return admin.cluster_statuses(filter_re)
     except AdminError as exc:
         if exc.status == 400 and filter_re:  # a filter this Envoy will not take
-            return parse_clusters_json(admin.clusters_json())
+            return admin.cluster_statuses()
         raise
 
 

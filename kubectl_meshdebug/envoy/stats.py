@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Union
 
-from kubectl_meshdebug.errors import UsageError
+from kubectl_meshdebug.errors import BadAnswerError, UsageError
 
 StatValue = Union[int, str]
 
@@ -21,8 +21,28 @@ class Stat:
         return isinstance(self.value, str)
 
 
+# Stat names are dotted tokens (cluster names bring `|`, `~`, `:`); never spaces, quotes or
+# brackets: a line with those is not a stat, whatever else it holds.
+_NOT_A_NAME = re.compile(r'[\s"{}\[\]<>\\]')
+
+
 def parse_stats_text(text: str) -> list[Stat]:
-    """Parse Envoy's `/stats` text; names may contain `: ` only before the last colon."""
+    """Parse Envoy's `/stats` text; lines that are not `name: value` are left out."""
+    return [s for s in _parse_lines(text) if s.name and not _NOT_A_NAME.search(s.name)]
+
+
+def parse_stats_answer(text: str, describe: str, filtered: bool) -> list[Stat]:
+    """A live /stats answer, refused when it is not Envoy's stats text: an Envoy always has
+    stats (server.*), so only a ?filter= may make the answer empty."""
+    stats = parse_stats_text(text)
+    if not stats and (text.strip() or not filtered):
+        raise BadAnswerError(f"{describe} answered /stats with "
+                             + ("nothing" if not text.strip() else f"{len(text)} bytes that "
+                                "are not Envoy's stats text") + ": not Envoy's admin API")
+    return stats
+
+
+def _parse_lines(text: str) -> list[Stat]:
     out: list[Stat] = []
     for line in text.splitlines():
         if not line.strip():

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kubectl_meshdebug.envoy.admin import AdminClient
-from kubectl_meshdebug.envoy.stats import parse_stats_text
 from kubectl_meshdebug.envoy.views import fetch_dump
 from kubectl_meshdebug.errors import MeshdebugError
 
@@ -73,7 +72,7 @@ def sync_status(admin: AdminClient) -> SyncStatus:
         metadata = node.get("metadata") if isinstance(node.get("metadata"), dict) else {}
         status.version = str(metadata.get("ISTIO_VERSION") or info.get("version") or "")[:100]
         status.state = str(info.get("state", status.state))[:100]
-    stats = {s.name: s.value for s in parse_stats_text(admin.stats_text(SYNC_STATS))}
+    stats = {s.name: s.value for s in admin.stats(SYNC_STATS)}
     status.cds = _counters(stats, "cluster_manager.cds")
     status.lds = _counters(stats, "listener_manager.lds")
     status.rds_rejected = {

@@ -58,7 +58,11 @@ def load_configuration(cfg: KubeConfig) -> Any:
         ) from exc
     except FileNotFoundError as exc:
         raise UsageError(f"kubeconfig not found: {exc.filename}") from exc
-    except Exception as exc:  # malformed YAML, exec plugin failures
+    except (AttributeError, TypeError, KeyError, ValueError) as exc:  # wrongly shaped YAML
+        raise UsageError(f"kubeconfig is malformed: {exc.__class__.__name__}: "
+                         f"{' '.join(str(exc).split())[:200]}",
+                         hint="check it with: kubectl config view") from exc
+    except Exception as exc:  # exec plugin failures, unreadable credentials
         raise UnreachableError(f"could not load kubeconfig: {' '.join(str(exc).split())}") \
             from exc
     # No retry of a timed-out read: a frozen API server must cost one timeout, not two.
@@ -157,7 +161,10 @@ def current_namespace(cfg: KubeConfig) -> str:
         return "default"
     name = cfg.context or next((d.get("current-context") for d in docs if d.get("current-context")), None)
     for doc in docs:
-        for ctx in doc.get("contexts") or []:
+        contexts = doc.get("contexts")
+        for ctx in contexts if isinstance(contexts, list) else []:
             if isinstance(ctx, dict) and ctx.get("name") == name:
-                return ((ctx.get("context") or {}).get("namespace")) or "default"
+                inner = ctx.get("context")
+                namespace = inner.get("namespace") if isinstance(inner, dict) else None
+                return namespace if isinstance(namespace, str) and namespace else "default"
     return "default"

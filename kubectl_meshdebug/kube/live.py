@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
-from kubectl_meshdebug.errors import BadAnswerError, UnreachableError
+from kubectl_meshdebug.errors import BadAnswerError, MeshdebugError, UnreachableError
 from kubectl_meshdebug.kube.apierrors import translate_api_error
 from kubectl_meshdebug.kube.client import Connection
 from kubectl_meshdebug.kube.kinds import KINDS, Kind
@@ -89,7 +89,7 @@ class LiveSource:
                 if exc.status == 403:
                     raise Forbidden(error.message, hint=error.hint) from exc
                 raise error from exc
-            except (UnreachableError, Forbidden):
+            except MeshdebugError:
                 raise
             except Exception as exc:  # urllib3 connection errors and timeouts
                 raise self.connection.mark_down(
@@ -120,7 +120,7 @@ class LiveSource:
             raise translate_api_error(
                 exc, verb="get", resource="pods", namespace=namespace, name=name
             ) from exc
-        except UnreachableError:
+        except MeshdebugError:
             raise
         except Exception as exc:
             raise self.connection.mark_down(
@@ -142,7 +142,7 @@ class LiveSource:
             raise translate_api_error(
                 exc, verb="get", resource="pods/log", namespace=namespace, name=name
             ) from exc
-        except UnreachableError:
+        except MeshdebugError:
             raise
         except Exception as exc:  # urllib3 connection errors and timeouts
             raise self.connection.mark_down(

@@ -100,7 +100,7 @@ class Malformed:
 def load_checked(paths: Iterable[str], max_bytes: int | None = None
                  ) -> tuple[list[dict[str, Any]], list[Malformed]]:
     """(well-typed objects, malformed ones) of the files, read through kube/schema.py."""
-    from kubectl_meshdebug.kube.schema import check_object
+    from kubectl_meshdebug.kube.schema import check_object, drop_nulls
 
     good: list[dict[str, Any]] = []
     bad: list[Malformed] = []
@@ -108,7 +108,7 @@ def load_checked(paths: Iterable[str], max_bytes: int | None = None
         source = "stdin" if path == "-" else path
         for i, doc in enumerate(parse_documents(_read(path, max_bytes), source)):
             for obj in flatten(doc, source, i):
-                found = check_object(obj)
+                found = check_object(drop_nulls(obj))
                 if found:
                     bad.append(Malformed(obj, found, source))
                 else:

@@ -16,16 +16,17 @@ Obj = dict[str, Any]
 # A schema is a type (str, int, bool, float), a tuple of those (any of them), a dict of
 # field -> schema (an object), a one-element list [schema] (a list of those), or MAP
 # (an object of string values, like labels).
+# A key ending in "!" is required (Kubernetes or Istio rejects the object without it).
 MAP = "map[string]string"
 ANY = "any"
 Schema = Union[type, tuple, dict, list, str]
 
-_SELECTOR = {"matchLabels": MAP, "matchExpressions": [{"key": str, "operator": str,
+_SELECTOR = {"matchLabels": MAP, "matchExpressions": [{"key!": str, "operator!": str,
                                                         "values": [str]}]}
 _META = {"name": str, "namespace": str, "labels": MAP, "annotations": MAP,
          "creationTimestamp": (str,), "uid": str,
          "ownerReferences": [{"kind": str, "name": str, "uid": str}]}
-_PORT_NUMBER = {"number": int}
+_PORT_NUMBER = {"number!": int}
 _TLS = {"mode": str, "sni": str, "subjectAltNames": [str], "credentialName": str}
 _TRAFFIC_POLICY = {
     "tls": _TLS, "connectionPool": {"tcp": dict, "http": dict},
@@ -33,11 +34,15 @@ _TRAFFIC_POLICY = {
     "portLevelSettings": [{"port": _PORT_NUMBER, "tls": _TLS, "connectionPool": dict,
                            "outlierDetection": dict, "loadBalancer": dict}],
 }
-_DESTINATION = {"host": str, "subset": str, "port": _PORT_NUMBER}
+_DESTINATION = {"host!": str, "subset": str, "port": _PORT_NUMBER}
+_STRING_MATCH = {"exact": str, "prefix": str, "regex": str}
+_MATCH = {"name": str, "uri": _STRING_MATCH, "authority": _STRING_MATCH, "method": _STRING_MATCH,
+          "scheme": _STRING_MATCH, "headers": {}, "port": int, "sourceLabels": MAP,
+          "gateways": [str], "sniHosts": [str], "destinationSubnets": [str]}
 _ROUTES = [{"route": [{"destination": _DESTINATION, "weight": int}],
-            "match": [dict], "mirror": _DESTINATION,
+            "match": [_MATCH], "mirror": _DESTINATION,
             "mirrors": [{"destination": _DESTINATION}], "timeout": str, "name": str}]
-_CONTAINER = {"name": str, "image": str, "ports": [{"containerPort": int, "name": str,
+_CONTAINER = {"name!": str, "image": str, "ports": [{"containerPort!": int, "name": str,
                                                     "protocol": str}]}
 _POD_SPEC = {"containers": [_CONTAINER], "initContainers": [_CONTAINER],
              "nodeName": str, "hostNetwork": bool, "serviceAccountName": str}
@@ -45,11 +50,11 @@ _POD_SPEC = {"containers": [_CONTAINER], "initContainers": [_CONTAINER],
 SCHEMAS: dict[str, dict[str, Schema]] = {
     "Service": {"spec": {
         "type": str, "clusterIP": str, "externalName": str, "selector": MAP,
-        "ports": [{"name": str, "port": int, "targetPort": (int, str), "protocol": str,
+        "ports": [{"name": str, "port!": int, "targetPort": (int, str), "protocol": str,
                    "appProtocol": str}]}},
     "Pod": {"spec": _POD_SPEC, "status": {
         "phase": str, "podIP": str, "conditions": [{"type": str, "status": str}],
-        "containerStatuses": [{"name": str, "restartCount": int, "ready": bool}]}},
+        "containerStatuses": [{"name!": str, "restartCount": int, "ready": bool}]}},
     "Namespace": {},
     "Node": {},
     "ConfigMap": {"data": MAP},
@@ -73,12 +78,12 @@ SCHEMAS: dict[str, dict[str, Schema]] = {
     "DestinationRule": {"spec": {
         "host": str, "trafficPolicy": _TRAFFIC_POLICY, "exportTo": [str],
         "workloadSelector": {"matchLabels": MAP},
-        "subsets": [{"name": str, "labels": MAP, "trafficPolicy": _TRAFFIC_POLICY}]}},
+        "subsets": [{"name!": str, "labels": MAP, "trafficPolicy": _TRAFFIC_POLICY}]}},
     "VirtualService": {"spec": {"hosts": [str], "gateways": [str], "exportTo": [str],
                                 "http": _ROUTES, "tcp": _ROUTES, "tls": _ROUTES}},
     "ServiceEntry": {"spec": {"hosts": [str], "exportTo": [str], "resolution": str,
                               "location": str,
-                              "ports": [{"number": int, "name": str, "protocol": str,
+                              "ports": [{"number!": int, "name": str, "protocol": str,
                                          "targetPort": int}]}},
     "Sidecar": {"spec": {"workloadSelector": {"labels": MAP},
                          "egress": [{"hosts": [str], "port": dict}]}},
@@ -153,11 +158,36 @@ def problems(value: Any, schema: Schema, path: str, out: list[str], limit: int =
             out.append(f"{path} is {_what(value)}, expected an object")
             return
         for key, sub in schema.items():
-            if key in value:
-                problems(value[key], sub, f"{path}.{key}" if path else key, out, limit)
+            name = key.rstrip("!")
+            where = f"{path}.{name}" if path else name
+            if name in value:
+                problems(value[name], sub, where, out, limit)
+            elif key.endswith("!") and len(out) < limit:
+                out.append(f"{where} is missing, and it is required")
         return
     if isinstance(schema, type) and not _fits(value, schema):
         out.append(f"{path} is {_what(value)}, expected {_expected(schema)}")
+
+
+def drop_nulls(obj: Any) -> Any:
+    """Remove `key: null` everywhere in the object, in place, as the API server stores it:
+    YAML's empty `spec:` is null, and a null field means the field is not set. Readers then
+    meet an absent field, never a None where they expect an object. Each node is visited
+    once: YAML aliases share nodes, and a recursive alias (`&a [*a]`) makes a cycle."""
+    stack = [obj]
+    seen: set[int] = set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, dict):
+            for key in [k for k, v in node.items() if v is None]:
+                del node[key]
+            stack.extend(v for v in node.values() if isinstance(v, (dict, list)))
+        elif isinstance(node, list):
+            stack.extend(v for v in node if isinstance(v, (dict, list)))
+    return obj
 
 
 def check_object(obj: Obj) -> list[str]:

@@ -11,7 +11,14 @@ _COLORS = {"error": "red", "warning": "yellow", "info": "cyan"}
 
 
 def print_findings(printer: Printer, findings: list[Finding], *, title: str,
-                   checked: list[str], wide: bool = False) -> None:
+                   checked: list[str], wide: bool = False, unread: int = 0) -> None:
+    """Findings cause first; with none, "No problems found", or when `unread` proxies could
+    not be read, that nothing was found in what could be."""
+    if not findings and unread:
+        printer.line(printer.style("No problems found in what could be read", "yellow",
+                                   bold=True) + f" ({unread} reads failed, see below): {title}")
+        printer.line("Checked: " + ", ".join(checked))
+        return
     if not findings:
         printer.line(printer.style("No problems found.", "green", bold=True) + f" {title}")
         printer.line("Checked: " + ", ".join(checked))

@@ -82,9 +82,13 @@ class Printer:
         self.out.write(escape_controls(text))
 
     def note(self, text: str) -> None:
-        """A remark on stderr that must not disturb -o json on stdout."""
-        self.err.write(terminal_text(text, False) + "\n")
-        self.err.flush()
+        """A remark on stderr that must not disturb -o json on stdout. A stderr that is
+        gone (closed terminal after SIGHUP) loses the remark, never the work after it."""
+        try:
+            self.err.write(terminal_text(text, False) + "\n")
+            self.err.flush()
+        except (OSError, ValueError):
+            pass
 
     def style(self, text: str, color: str, bold: bool = False) -> str:
         code = ("1;" if bold else "") + _COLORS.get(color, "0")

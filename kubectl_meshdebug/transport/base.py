@@ -8,8 +8,12 @@ error instead of exhausting memory.
 
 from __future__ import annotations
 
+import http.client
+import io
+import socket
+import time
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from kubectl_meshdebug.errors import BadAnswerError
 
@@ -63,4 +67,59 @@ def checked_request_line(method: str, path: str) -> tuple[str, str]:
 def too_big(describe: str, path: str, limit: int) -> BadAnswerError:
     return BadAnswerError(
         f"{describe} answered {path.split('?')[0]} with more than {limit // (1024 * 1024)} MiB",
-        hint="raise --max-answer-size if the proxy really is that large")
+        hint="raise --max-size if the proxy really is that large")
+
+
+class _Replay(io.BytesIO):
+    """Lets http.client parse a response already read whole."""
+
+    def makefile(self, *_args: Any, **_kw: Any) -> io.BytesIO:
+        return self
+
+
+def exchange(sock: Any, method: str, path: str, deadline: float, max_bytes: int,
+             describe: str) -> bytes:
+    """Send one HTTP/1.1 request with `Connection: close` and read the raw answer to the
+    end of the stream, all before `deadline` (time.monotonic()) and within `max_bytes`.
+
+    Reading to EOF ourselves, rather than through http.client's line reader, is what makes
+    the deadline hold for every byte: a header dripped one byte at a time ends at the
+    deadline like a silent proxy. Raises socket.timeout at the deadline.
+    """
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise socket.timeout()
+    sock.settimeout(left)
+    sock.sendall(f"{method} {path} HTTP/1.1\r\nHost: localhost\r\n"
+                 "Connection: close\r\nAccept: */*\r\n\r\n".encode())
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise socket.timeout()
+        sock.settimeout(left)
+        chunk = sock.recv(1 << 16)
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > max_bytes + 65536:  # the body's cap, plus room for the headers
+            raise too_big(describe, path, max_bytes)
+        chunks.append(chunk)
+
+
+def parse_http_response(raw: bytes, describe: str, path: str,
+                        max_bytes: int = DEFAULT_MAX_BYTES) -> AdminResponse:
+    """Status and body (plain or chunked) of a complete raw answer; anything else that
+    came back (not HTTP, a body shorter than its Content-Length) is a BadAnswerError."""
+    resp = http.client.HTTPResponse(_Replay(raw))  # type: ignore[arg-type]
+    try:
+        resp.begin()
+        body = resp.read()
+    except (http.client.HTTPException, ValueError) as exc:
+        what = "no HTTP answer" if not raw.startswith(b"HTTP/") else "a broken HTTP answer"
+        raise BadAnswerError(f"{describe} sent {what} to {path.split('?')[0]}: "
+                             f"{exc.__class__.__name__}: {str(exc)[:200]}") from exc
+    if len(body) > max_bytes:
+        raise too_big(describe, path, max_bytes)
+    return AdminResponse(resp.status, body)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import http.client
 import socket
 import time
 from urllib.parse import urlsplit
@@ -12,7 +11,8 @@ from kubectl_meshdebug.transport.base import (
     DEFAULT_MAX_BYTES,
     AdminResponse,
     checked_request_line,
-    too_big,
+    exchange,
+    parse_http_response,
 )
 
 
@@ -36,7 +36,8 @@ def parse_admin_url(url: str) -> tuple[str, int, str]:
 
 
 class DirectTransport:
-    """Talks HTTP/1.1 straight to `http://HOST:PORT`; one connection per request."""
+    """Talks HTTP/1.1 straight to `http://HOST:PORT`; one connection per request, read to
+    its end under one deadline."""
 
     def __init__(self, url: str, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         self.host, self.port, self.prefix = parse_admin_url(url)
@@ -47,28 +48,15 @@ class DirectTransport:
     def request(self, method: str, path: str, timeout: float) -> AdminResponse:
         method, path = checked_request_line(method, path)
         deadline = time.monotonic() + timeout
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+        sock: socket.socket | None = None
         try:
-            conn.request(method, self.prefix + path, headers={"Accept": "*/*"})
-            resp = conn.getresponse()
-            chunks: list[bytes] = []
-            size = 0
-            while True:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise socket.timeout()
-                if conn.sock is not None:
-                    conn.sock.settimeout(min(left, timeout))
-                chunk = resp.read1(1 << 16)
-                if not chunk:
-                    if resp.length:  # the peer closed before Content-Length was reached
-                        raise http.client.IncompleteRead(b"".join(chunks), resp.length)
-                    break
-                size += len(chunk)
-                if size > self.max_bytes:
-                    raise too_big(self.describe, path, self.max_bytes)
-                chunks.append(chunk)
-            return AdminResponse(resp.status, b"".join(chunks))
+            sock = socket.create_connection((self.host, self.port), timeout=timeout)
+            raw = exchange(sock, method, self.prefix + path, deadline, self.max_bytes,
+                           self.describe)
+            if not raw:
+                raise UnreachableError(f"admin API at {self.describe} closed the connection "
+                                       f"without answering {method} {path.split('?')[0]}")
+            return parse_http_response(raw, self.describe, path, self.max_bytes)
         except ConnectionRefusedError as exc:
             raise UnreachableError(
                 f"admin port refused at {self.describe}",
@@ -82,9 +70,10 @@ class DirectTransport:
             ) from exc
         except socket.gaierror as exc:
             raise UnreachableError(f"admin API host {self.host!r} does not resolve") from exc
-        except (OSError, http.client.HTTPException, ValueError) as exc:
+        except (OSError, ValueError) as exc:
             raise UnreachableError(
                 f"admin API at {self.describe} failed: {exc.__class__.__name__}: {exc}"
             ) from exc
         finally:
-            conn.close()
+            if sock is not None:
+                sock.close()

@@ -14,7 +14,7 @@ import re
 import time
 from typing import Any
 
-from kubectl_meshdebug.errors import UnreachableError
+from kubectl_meshdebug.errors import MeshdebugError, UnreachableError
 from kubectl_meshdebug.kube.apierrors import translate_api_error
 from kubectl_meshdebug.transport.base import (
     DEFAULT_MAX_BYTES,
@@ -52,14 +52,18 @@ def parse_error_channel(raw: bytes | str) -> tuple[int, str]:
         status = json.loads(text)
     except ValueError:
         return 1, text.strip()
+    if not isinstance(status, dict):
+        return 1, text.strip()
     if status.get("status") == "Success":
         return 0, ""
     message = str(status.get("message", ""))
-    for cause in (status.get("details") or {}).get("causes") or []:
-        if cause.get("reason") == "ExitCode":
+    details = status.get("details")
+    causes = details.get("causes") if isinstance(details, dict) else None
+    for cause in causes if isinstance(causes, list) else []:
+        if isinstance(cause, dict) and cause.get("reason") == "ExitCode":
             try:
                 return int(cause.get("message", "1")), message
-            except ValueError:
+            except (TypeError, ValueError):
                 return 1, message
     return 126 if "not found" in message or "exec failed" in message else 1, message
 
@@ -118,7 +122,7 @@ class ExecTransport:
                 exc, verb="create", resource="pods/exec", namespace=self.namespace,
                 name=self.pod,
             ) from exc
-        except UnreachableError:
+        except MeshdebugError:
             raise
         except Exception as exc:  # websocket and urllib3 errors have no common base
             raise self._failed(_stream_error(exc, "exec into", self.namespace, self.pod)) \
@@ -193,7 +197,9 @@ class ExecTransport:
         body, mark, status = result.stdout.rpartition(_CURL_STATUS_MARK)
         if not mark:
             body, status = result.stdout, b""
-        code = int(status) if status.strip().isdecimal() else 0
+        status = status.strip()
+        # bytes.isdigit() accepts ASCII digits only, which is what int() takes here.
+        code = int(status) if status.isdigit() else 0
         if code == 0:
             raise UnreachableError(
                 f"admin port {self.port} refused in {self.namespace}/{self.pod}",

@@ -9,38 +9,20 @@ headers and a chunked body are parsed by http.client.
 
 from __future__ import annotations
 
-import http.client
-import io
 import socket
 import time
 from typing import Any
 
-from kubectl_meshdebug.errors import BadAnswerError, UnreachableError
+from kubectl_meshdebug.errors import MeshdebugError, UnreachableError
 from kubectl_meshdebug.kube.apierrors import translate_api_error
 from kubectl_meshdebug.transport.base import (
     DEFAULT_MAX_BYTES,
     AdminResponse,
     checked_request_line,
-    too_big,
+    exchange,
+    parse_http_response,
 )
 from kubectl_meshdebug.transport.exec import _stream_error, set_socket_timeout
-
-
-class _Replay(io.BytesIO):
-    """Lets http.client parse a response we already read whole."""
-
-    def makefile(self, *_args: Any, **_kw: Any) -> io.BytesIO:
-        return self
-
-
-def parse_http_response(raw: bytes) -> AdminResponse:
-    """Parse status line, headers and body (plain or chunked) of a complete response."""
-    resp = http.client.HTTPResponse(_Replay(raw))  # type: ignore[arg-type]
-    try:
-        resp.begin()
-        return AdminResponse(resp.status, resp.read())
-    except (http.client.HTTPException, ValueError) as exc:
-        raise BadAnswerError(f"port-forward returned no HTTP response: {exc}") from exc
 
 
 class PortForwardTransport:
@@ -84,28 +66,14 @@ class PortForwardTransport:
                 exc, verb="create", resource="pods/portforward", namespace=self.namespace,
                 name=self.pod,
             ) from exc
+        except MeshdebugError:
+            raise
         except Exception as exc:
             raise self._failed(_stream_error(exc, "port-forward to", self.namespace,
                                              self.pod)) from exc
-        chunks: list[bytes] = []
-        size = 0
         try:
-            sock = forward.socket(self.port)
-            sock.settimeout(timeout)
-            sock.sendall(f"{method} {path} HTTP/1.1\r\nHost: localhost\r\n"
-                         "Connection: close\r\nAccept: */*\r\n\r\n".encode())
-            while True:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise socket.timeout()
-                sock.settimeout(left)
-                chunk = sock.recv(1 << 16)
-                if not chunk:
-                    break
-                size += len(chunk)
-                if size > self.max_bytes:
-                    raise too_big(self.describe, path, self.max_bytes)
-                chunks.append(chunk)
+            raw = exchange(forward.socket(self.port), method, path, deadline, self.max_bytes,
+                           self.describe)
         except (socket.timeout, TimeoutError) as exc:
             raise UnreachableError(
                 f"admin API through {self.describe} did not answer {method} "
@@ -118,11 +86,10 @@ class PortForwardTransport:
                 forward.close()
             except Exception:  # noqa: BLE001 - closing a broken forward must not mask the cause
                 pass
-        raw = b"".join(chunks)
         if not raw:
             error = forward.error(self.port)
             raise UnreachableError(
                 f"admin port {self.port} refused in {self.namespace}/{self.pod}"
                 + (f": {' '.join(str(error).split())}" if error else "")
             )
-        return parse_http_response(raw)
+        return parse_http_response(raw, self.describe, path, self.max_bytes)

@@ -118,3 +118,56 @@ def test_logs_explain_decodes_real_lines(tmp_path):
     assert "not an access log line at all" in everything  # never dropped
     flagged = run("logs", "--log-file", path, "--flags", "UF", "-o", "json").json()
     assert flagged["items"] == []
+
+
+# --- one proxy of many fails: its row marked, the others shown, one exit code -------------
+
+POD_X = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: x, namespace: foo, labels: {app: sleep}}
+spec: {containers: [{name: app}, {name: istio-proxy}]}
+status: {phase: Running}
+"""
+
+
+@pytest.mark.parametrize("command,shown", [
+    (["sync", "-A"], "foo/sleep"),
+    (["stats", "-l", "app=sleep", "--filter", "^server.live$"], "server.live"),
+    (["loglevel", "-l", "app=sleep"], "foo/sleep:"),
+])
+def test_sweep_with_one_faulty_proxy(healthy_lab, tmp_path, command, shown):
+    from tests.faulty_proxy import FaultyProxy
+
+    (tmp_path / "x.yaml").write_text(POD_X)
+    with FaultyProxy("drip-body") as proxy:
+        result = run(*lab_args(healthy_lab), "-f", tmp_path / "x.yaml", "--admin-url",
+                     f"foo/x={proxy.url}", "--request-timeout", "1s", *command)
+    assert result.code == 3, result.err  # nothing wrong where it could look: unreachable
+    assert shown in result.out
+    assert "foo/x" in result.out + result.err and "within 1s" in result.out + result.err
+    assert "Traceback" not in result.err
+
+
+def test_sweep_finding_outranks_an_unreachable_proxy(rejected_lab, tmp_path):
+    from tests.faulty_proxy import FaultyProxy
+
+    (tmp_path / "x.yaml").write_text(POD_X)
+    with FaultyProxy("silent") as proxy:
+        result = run(*lab_args(rejected_lab), "-f", tmp_path / "x.yaml", "--admin-url",
+                     f"foo/x={proxy.url}", "--request-timeout", "1s", "sync", "-A")
+    assert result.code == 1, result.err  # the rejected config is the diagnosis
+    assert "REJECTED" in result.out
+
+
+def test_why503_with_a_named_server_that_never_answers(healthy_lab):
+    from tests.faulty_proxy import FaultyProxy
+
+    with FaultyProxy("silent") as proxy:
+        result = run(*lab_args(healthy_lab), "--admin-url", f"foo/x={proxy.url}",
+                     "--request-timeout", "1s", "why-503", "sleep", "httpbin:8000",
+                     "--server", "x")
+    assert result.code == 3, result.err
+    assert "No problems found." not in result.out
+    assert "No problems found in what could be read" in result.out
+    assert "could not read foo/x" in result.err
