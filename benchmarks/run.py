@@ -10,6 +10,8 @@ scale    Istio-shaped config for 1k/5k/20k services in a real Envoy: `clusters`,
          memory against the dump's size
 pods     `stats -l` and `sync -A` over 200 proxies (one Envoy behind a latency proxy)
          against (pods / concurrency) x one proxy's cost
+sweep    `errors -A` over 500 real Envoys (300 clusters each, static config) against
+         `xargs -P8 curl` of the same admin calls; peak memory against the answers' size
 """
 
 from __future__ import annotations
@@ -164,14 +166,46 @@ def pods(count: int, concurrency: int, delay: float) -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def sweep(count: int, clusters: int, runs: int) -> None:
+    from benchmarks.sweep import Fleet, answer_bytes
+
+    print(f"sweep ({count} real Envoys, {clusters} clusters each; target <= 1.0x the "
+          "xargs -P8 curl floor)")
+    fleet = Fleet(count, clusters)
+    try:
+        started = time.perf_counter()
+        fleet.start()
+        print(f"  ({count} Envoys started in {time.perf_counter() - started:.0f}s)")
+        urls = fleet.curl_urls()
+        floor, _ = measure(["sh", "-c", f"xargs -P8 -n1 curl -s -o /dev/null < {urls}"], runs)
+        row(f"xargs -P8 curl, 3 admin calls x {count} (floor)", floor, floor)
+        size = answer_bytes(fleet)
+        for n in sorted({max(1, count // 5), count}):
+            pods_yaml, admin_urls = fleet.manifests(n)
+            args = [BIN, "errors", "-A", "-f", str(pods_yaml), *admin_urls,
+                    "--concurrency", "8", "-o", "json"]
+            wall, peak = measure(args, runs)
+            if n == count:
+                row(f"errors -A over {n}", wall, floor,
+                    f"peak {peak / 1024:.0f} MiB; the answers are {size / 2 ** 20:.0f} MiB")
+            else:
+                print(f"  {'errors -A over ' + str(n):<44} {wall * 1000:8.0f} ms          "
+                      f"peak {peak / 1024:.0f} MiB (memory follows what is kept, not the "
+                      "answers)")
+    finally:
+        fleet.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("which", nargs="*", default=["startup", "scale", "pods"])
+    parser.add_argument("which", nargs="*", default=["startup", "scale", "pods", "sweep"])
     parser.add_argument("--sizes", default="1000,5000,20000")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--pods", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--delay", type=float, default=0.05)
+    parser.add_argument("--fleet", type=int, default=500, help="Envoys for sweep")
+    parser.add_argument("--fleet-clusters", type=int, default=300)
     args = parser.parse_args()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
           f"{platform.python_version()}, {platform.platform()}")
@@ -181,6 +215,8 @@ def main() -> None:
         scale([int(s) for s in args.sizes.split(",")], args.runs)
     if "pods" in args.which:
         pods(args.pods, args.concurrency, args.delay)
+    if "sweep" in args.which:
+        sweep(args.fleet, args.fleet_clusters, args.runs)
     print(json.dumps({"done": True}))
 
 

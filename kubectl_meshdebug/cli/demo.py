@@ -10,6 +10,7 @@ from __future__ import annotations
 import shlex
 import signal
 import time
+from collections import Counter
 from typing import Any
 
 import click
@@ -72,15 +73,28 @@ def demo(ctx: click.Context, scenario: str, list_only: bool, keep: bool) -> int:
         mesh.write_manifests()
         say(f"  {len(mesh.envoys)} Envoy sidecars ready in {time.monotonic() - started:.1f}s")
         outcomes = sc.run_traffic(mesh)
-        say(f"The app in pod foo/sleep calls {sc.service}:")
-        for outcome in outcomes[-3:]:
-            say(f"  -> {outcome}")
+        if sc.map_first:
+            say(f"The app in pod foo/sleep calls {len(mesh.services)} Services:")
+            for text, count in Counter(str(o)[:90] for o in outcomes).most_common():
+                say(f"  -> {count} x {text}")
+        else:
+            say(f"The app in pod foo/sleep calls {sc.service}:")
+            for outcome in outcomes[-3:]:
+                say(f"  -> {outcome}")
         args = sc.why503_args(mesh)
+        if sc.map_first:
+            say("")
+            say("Which calls fail? Every sidecar's own counters, mesh-wide:")
+            say("$ kubectl meshdebug errors -A --logs   # plus -f/--admin-url/--log-file for the lab")
+            say("")
+            _run_cli(sc.errors_args(mesh), rt.settings.output, rt.settings.no_color)
+            say("")
+            say("The worst edge first:")
         say("")
         say("$ kubectl meshdebug " + " ".join(shlex.quote(a) for a in args[:5])
             + "   # plus -f/--admin-url/--log-file for the lab")
         say("")
-        code = _run_why503(args, rt.settings.output, rt.settings.no_color)
+        code = _run_cli(args, rt.settings.output, rt.settings.no_color)
         if keep:
             say("")
             say("The lab keeps running; try (Ctrl-C to stop):")
@@ -101,8 +115,8 @@ def _raise_interrupt(*_: Any) -> None:
     raise KeyboardInterrupt
 
 
-def _run_why503(args: list[str], output: str, no_color: bool) -> int:
-    """Run why-503 in this process, as `kubectl meshdebug why-503 ...` would."""
+def _run_cli(args: list[str], output: str, no_color: bool) -> int:
+    """Run a command in this process, as `kubectl meshdebug ...` would."""
     from kubectl_meshdebug.cli.main import cli
 
     extra = ["-o", output] + (["--no-color"] if no_color else [])

@@ -7,6 +7,8 @@ importing click. Every failure ends as one line on stderr with DESIGN.md's exit 
 from __future__ import annotations
 
 import importlib
+import io
+import os
 import sys
 
 import click
@@ -19,6 +21,8 @@ from kubectl_meshdebug.errors import EXIT_UNREACHABLE, MeshdebugError
 # commands imports none of them.
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "why-503": ("why503", "why_503", "Find why calls from a pod to a Service fail, with the fix."),
+    "path": ("path", "path", "Every hop of a call through the proxies, the broken one marked."),
+    "errors": ("errors", "errors", "Where the mesh fails: failing calls from every sidecar's counters."),
     "describe": ("describe", "describe", "Services, rules and policies that apply to a pod."),
     "audit": ("audit", "audit", "Mesh-wide configuration checks on objects alone."),
     "check-inject": ("checkinject", "check_inject", "Why a pod has or lacks a sidecar, and the fix."),
@@ -78,6 +82,15 @@ def cli(ctx: click.Context) -> None:
     settings(ctx)
 
 
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's last flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):
+        pass
+
+
 def _verbose(argv: list[str]) -> bool:
     return any(a in ("-v", "--verbose") or (a.startswith("-v") and set(a[1:]) == {"v"})
                for a in argv)
@@ -91,6 +104,7 @@ def main(argv: list[str] | None = None) -> None:
     verbose = _verbose(args)
     try:
         rc = cli.main(args=args, prog_name=prog, standalone_mode=False)
+        sys.stdout.flush()  # a closed pipe shows here, not at exit after the code is set
     except MeshdebugError as exc:
         click.echo(f"error: {exc.one_line()}", err=True)
         if verbose and exc.detail:
@@ -98,15 +112,26 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
+    except click.UsageError as exc:  # kubectl's shape: what is wrong, and where help is
+        where = exc.ctx.command_path if exc.ctx is not None else prog
+        message = " ".join(exc.format_message().split()).rstrip(".")
+        click.echo(f"error: {message}; see '{where} --help'", err=True)
+        sys.exit(exc.exit_code)
     except click.ClickException as exc:
-        exc.show()
+        click.echo(f"error: {' '.join(exc.format_message().split())}", err=True)
         sys.exit(exc.exit_code)
     except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("interrupted", err=True)
         sys.exit(130)
-    except BrokenPipeError:
-        sys.stderr.close()
+    except BrokenPipeError:  # `| head`: the reader has what it wanted
+        _quiet_stdout()
         sys.exit(0)
+    except SystemExit:
+        # click answers EPIPE itself with exit 1 after wrapping stdout; a closed pipe is
+        # the reader's choice, not a failure
+        if type(sys.stdout).__name__.endswith("PacifyFlushWrapper"):
+            sys.exit(0)
+        raise
     except Exception as exc:  # a bug: still one line unless -v asks for the traceback
         if verbose:
             raise

@@ -186,3 +186,58 @@ def concurrency_option(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--concurrency", type=click.IntRange(1, 64), expose_value=False,
                         callback=_store("concurrency"),
                         help="Proxies queried at once (default 8).")(func)
+
+
+PORT = click.IntRange(1, 65535)
+TAIL = click.IntRange(1, 1_000_000)
+
+
+def status_codes_option(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """`503`, `5xx`, `4xx,503`: checked before any log is read."""
+    if value is None:
+        return None
+    for part in str(value).split(","):
+        part = part.strip().lower()
+        if part.endswith("xx") and len(part) == 3 and part[0] in "12345":
+            continue
+        if part.isascii() and part.isdecimal() and (int(part) == 0 or 100 <= int(part) <= 599):
+            continue
+        raise click.BadParameter(f"{part!r} is not a status code (503, 5xx, 0 for no response)")
+    return value
+
+
+def response_flags_option(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """`UC,UF`: Envoy's short response flags, checked up front (case does not matter)."""
+    if value is None:
+        return None
+    from kubectl_meshdebug.envoy.flags import FLAGS, split_flags
+
+    value = str(value).upper()
+    unknown = [f for f in split_flags(value) if f not in FLAGS]
+    if unknown:
+        raise click.BadParameter(f"unknown response flag {unknown[0]!r}; Envoy's are "
+                                 + ",".join(sorted(FLAGS)))
+    return value
+
+
+def call_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """What why-503 and path read: the server pods, the logs, how many at once."""
+    for option in reversed([
+        click.option("--server", "servers", multiple=True, metavar="POD",
+                     help="Read this server pod's sidecar (default: every pod behind the "
+                     "Service)."),
+        click.option("--logs", is_flag=True,
+                     help="Read the last lines of the istio-proxy logs through the API server."),
+        click.option("--log-file", "log_files", multiple=True, metavar="[POD=]FILE",
+                     help="A saved istio-proxy log (- for stdin); POD= assigns it to a server "
+                     "pod."),
+        click.option("--tail", default=500, show_default=True, type=TAIL,
+                     help="Log lines to read with --logs."),
+        concurrency_option,
+    ]):
+        command = option(command)
+    return command
+
+
+ascii_option = click.option("--ascii", "ascii_only", is_flag=True,
+                            help="Draw the path with plain ASCII characters.")

@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 import click
 
 from kubectl_meshdebug.cli.common import CONTEXT, runtime
-from kubectl_meshdebug.cli.options import concurrency_option, global_options
-from kubectl_meshdebug.errors import (
-    EXIT_FINDINGS,
-    EXIT_OK,
-    EXIT_UNREACHABLE,
-    MeshdebugError,
-    UnreachableError,
-    UsageError,
-)
-
-if TYPE_CHECKING:
-    from kubectl_meshdebug.cli.runtime import Proxy, Runtime
+from kubectl_meshdebug.cli.options import ascii_option, call_options, global_options
+from kubectl_meshdebug.errors import EXIT_FINDINGS, EXIT_OK, EXIT_UNREACHABLE
 
 
 @click.command("why-503", context_settings=CONTEXT, epilog="""Examples:
@@ -33,18 +21,13 @@ if TYPE_CHECKING:
 """)
 @click.argument("pod")
 @click.argument("service")
-@click.option("--server", "servers", multiple=True, metavar="POD",
-              help="Read this server pod's sidecar (default: every pod behind the Service).")
-@click.option("--logs", is_flag=True,
-              help="Read the last lines of the istio-proxy logs through the API server.")
-@click.option("--log-file", "log_files", multiple=True, metavar="[POD=]FILE",
-              help="A saved istio-proxy log (- for stdin); POD= assigns it to a server pod.")
-@click.option("--tail", default=500, show_default=True, help="Log lines to read with --logs.")
-@concurrency_option
+@call_options
+@click.option("--no-path", is_flag=True, help="Leave the request path picture out.")
+@ascii_option
 @global_options
 @click.pass_context
 def why_503(ctx: click.Context, pod: str, service: str, servers: tuple[str, ...], logs: bool,
-            log_files: tuple[str, ...], tail: int) -> int:
+            log_files: tuple[str, ...], tail: int, no_path: bool, ascii_only: bool) -> int:
     """Find why calls from POD to SERVICE fail (503, 502, 404, resets), with the evidence and
     the fix.
 
@@ -54,59 +37,32 @@ def why_503(ctx: click.Context, pod: str, service: str, servers: tuple[str, ...]
     available, and the Services, DestinationRules, VirtualServices, PeerAuthentications and
     Sidecars around them. Exit code 1 when it finds errors.
     """
-    from kubectl_meshdebug.checks.registry import WHY503_CHECKS
-    from kubectl_meshdebug.checks.runner import kinds_of, proxy_data_of, run_why503
-    from kubectl_meshdebug.checks.why503_context import Why503Context
-    from kubectl_meshdebug.envoy.proxyview import collect_views
-    from kubectl_meshdebug.mesh.correlate import MeshContext
-    from kubectl_meshdebug.mesh.focus import client_focus, server_focus
-    from kubectl_meshdebug.mesh.target import resolve_target, target_port_number
+    from kubectl_meshdebug.checks.callpath import build_path
+    from kubectl_meshdebug.cli.diagnosis import diagnose
+    from kubectl_meshdebug.render.callpath import path_lines
     from kubectl_meshdebug.render.findings import findings_document, print_findings
 
     rt = runtime(ctx)
-    checks = WHY503_CHECKS
-    state = rt.state() if rt.has_cluster_view() else None
-    client = _client(rt, pod)
-    client_ns = client.namespace
-    if state is not None:
-        state.widen(client_ns)
-    target = resolve_target(service, client_ns, state)
-    if state is not None:
-        state.widen(target.namespace)
-        state.prefetch(kinds_of(checks))
-    server_proxies = _servers(rt, servers, target, state)
-    peers = [client] + server_proxies
-    texts = _logs(rt, logs, log_files, tail, peers)
-    if rt.printer.err.isatty():
-        rt.printer.note(f"reading {len(peers)} prox{'y' if len(peers) == 1 else 'ies'}...")
-    focus = {client.label: client_focus(target.host, target.port)}
-    for server in server_proxies:
-        focus[server.label] = server_focus(target_port_number(target.service_port, server.pod))
-    fetched = collect_views([(p.label, p.pod, p.admin) for p in peers], texts,
-                            proxy_data_of(checks), focus, rt.settings.concurrency)
-    client_view, server_views = fetched[0], fetched[1:]
-    if client.admin is not None and client_view.dump is None:
-        raise UnreachableError(f"could not read the proxy of {client.label}: "
-                               + "; ".join(client_view.errors[:2]))
-    mesh = MeshContext.build(state, client.pod, client_ns) if state is not None else None
-    why = Why503Context(target, client_view, server_views, state, mesh)
-    findings = run_why503(why, checks)
-    read = {"client": client.label, "servers": [s.label for s in server_proxies],
-            "logs": sorted(texts), "objects": "manifests" if rt.offline else
-            ("api-server" if state is not None else "none")}
-    unread = [f"{v.label}: {e}" for v in fetched for e in v.errors]
-    unread += [f"{p.label}: its proxy could not be reached" for p in server_proxies
-               if p.admin is None and p.pod is not None and _has_proxy(rt, p.pod)]
+    call = diagnose(rt, pod, service, servers, logs, log_files, tail)
+    why, findings, unread, texts = call.why, call.findings, call.unread, call.texts
+    client, target, server_proxies = call.client, why.target, call.servers
+    path = None if no_path else build_path(why, findings).to_dict()
     if rt.settings.output in ("json", "yaml"):
         doc = findings_document({"client": client.label, "host": target.host,
                                  "port": target.port}, why.checked, findings)
-        doc["read"] = read
+        doc["read"] = call.read
         doc["errors"] = unread
+        if path is not None:
+            doc["path"] = path
         rt.printer.document(doc)
     else:
+        if path is not None:
+            for line in path_lines(rt.printer, path, ascii_only):
+                rt.printer.line(line)
+            rt.printer.line()
         title = f"why-503: {client.label} -> {target.label}"
         print_findings(rt.printer, findings, title=title, checked=why.checked,
-                       wide=rt.settings.output == "wide")
+                       wide=rt.settings.output == "wide", unread=len(unread))
         for line in unread[:5]:
             rt.printer.note(f"note: could not read {line}")
         if not texts:
@@ -116,100 +72,8 @@ def why_503(ctx: click.Context, pod: str, service: str, servers: tuple[str, ...]
     if any(f.severity == "error" for f in findings):
         return EXIT_FINDINGS
     if server_proxies and all(p.admin is None or any(
-            v.label == p.label and v.errors for v in server_views) for p in server_proxies) \
+            v.label == p.label and v.errors for v in why.servers) for p in server_proxies) \
             and servers:
         return EXIT_UNREACHABLE  # the servers the user named could not be read
     return EXIT_OK
 
-
-def _has_proxy(rt: Runtime, pod: dict) -> bool:
-    from kubectl_meshdebug.kube.targets import proxy_container
-
-    return proxy_container(pod, rt.settings.container) is not None
-
-
-def _client(rt: Runtime, target: str) -> Proxy:
-    from kubectl_meshdebug.cli.runtime import Proxy
-    from kubectl_meshdebug.kube.state import meta
-
-    try:
-        return rt.proxy(target)
-    except MeshdebugError as exc:
-        pod = _pod_without_sidecar(rt, target)
-        if pod is None:
-            raise exc from None
-        m = meta(pod)
-        return Proxy(str(m.get("namespace", "")), str(m.get("name", "")), pod, None)
-
-
-def _pod_without_sidecar(rt: Runtime, target: str) -> dict | None:
-    from kubectl_meshdebug.kube.targets import parse_target, proxy_container
-
-    if not rt.has_cluster_view():
-        return None
-    ref = parse_target(target)
-    if ref.kind != "Pod":
-        return None
-    pod = rt.find_pod(ref, rt.namespace)
-    if pod is not None and proxy_container(pod, rt.settings.container) is None:
-        return pod
-    return None
-
-
-def _servers(rt: Runtime, names: tuple[str, ...], target: Any, state: Any) -> list[Proxy]:
-    from kubectl_meshdebug.cli.runtime import Proxy
-    from kubectl_meshdebug.kube.state import meta
-    from kubectl_meshdebug.kube.targets import proxy_container, service_pods
-
-    peers: list[Proxy] = []
-    candidates: list[tuple[str, dict | None]] = []
-    if names:
-        candidates = [(n, None) for n in names]
-    elif state is not None and target.service is not None:
-        candidates = [(f"pod/{meta(pod).get('name')}", pod)
-                      for pod in service_pods(state, target.service)]
-    for name, pod in candidates[: max(1, rt.settings.concurrency * 2)]:
-        if pod is not None and proxy_container(pod, rt.settings.container) is None:
-            continue
-        try:
-            proxy = rt.proxy_for_pod(pod) if pod is not None else rt.proxy(name)
-            if proxy.pod is None:
-                proxy.pod = pod
-            peers.append(proxy)
-        except MeshdebugError as exc:
-            if pod is None:
-                raise
-            m = meta(pod)
-            peers.append(Proxy(str(m.get("namespace", "")), str(m.get("name", "")), pod, None))
-            rt.printer.note(f"note: {exc.one_line()}")
-    return peers
-
-
-def _logs(rt: Runtime, live: bool, files: tuple[str, ...], tail: int,
-          peers: list[Proxy]) -> dict[str, str]:
-    from kubectl_meshdebug.cli.common import read_text_file
-
-    texts: dict[str, str] = {}
-    for spec in files:
-        name, sep, path = spec.partition("=")
-        if not sep:
-            texts[peers[0].label] = read_text_file(spec, "--log-file")
-            continue
-        peer = next((p for p in peers if p.label == name or p.label.endswith("/" + name)), None)
-        if peer is None:
-            raise UsageError(f"--log-file {spec}: {name} is not a pod on this call's path",
-                             hint="pods: " + ", ".join(p.label for p in peers))
-        texts[peer.label] = read_text_file(path, "--log-file")
-    if live and not rt.offline and rt.has_cluster_view():
-        source = rt.state().source
-        for peer in peers:
-            if peer.label in texts or not hasattr(source, "pod_log") or peer.pod is None:
-                continue
-            if not _has_proxy(rt, peer.pod):
-                continue
-            try:
-                texts[peer.label] = source.pod_log(peer.namespace, peer.name,
-                                                   rt.settings.container, tail)
-            except MeshdebugError as exc:
-                rt.printer.note(f"note: no log for {peer.label}: {exc.one_line()}")
-    return texts

@@ -157,12 +157,34 @@ class AdminClient:
             params["format"] = fmt
         return self.call("GET", "/stats", params).decode("utf-8", "replace")
 
+    def stats(self, filter_re: str | None = None, usedonly: bool = False,
+              stat_type: str | None = None) -> list[Any]:
+        """Parsed `/stats`; an answer that is not stats text is a BadAnswerError."""
+        from kubectl_meshdebug.envoy.stats import parse_stats_answer
+
+        return parse_stats_answer(self.stats_text(filter_re, usedonly, stat_type),
+                                  self.describe, bool(filter_re))
+
+    def prometheus_text(self, filter_re: str | None = None) -> str:
+        """`/stats/prometheus` (Istio's own metrics live here when its stats filter is on)."""
+        return self.call("GET", "/stats/prometheus", {"filter": filter_re}).decode(
+            "utf-8", "replace")
+
     def reset_counters(self) -> None:
         self.call("POST", "/reset_counters")
 
     # clusters, config dump, server -----------------------------------------------
     def clusters_json(self, filter_re: str | None = None) -> Any:
         return self.call_json("/clusters", {"format": "json", "filter": filter_re})
+
+    def cluster_statuses(self, filter_re: str | None = None) -> dict[str, Any]:
+        """`/clusters?format=json` by cluster name; any other shape is a BadAnswerError."""
+        from kubectl_meshdebug.envoy.clusters_status import parse_clusters_json
+
+        try:
+            return parse_clusters_json(self.clusters_json(filter_re))
+        except ValueError as exc:
+            raise BadAnswerError(f"/clusters from {self.describe}: {exc}") from exc
 
     def config_dump(
         self,
@@ -175,7 +197,11 @@ class AdminClient:
             "resource": resource, "include_eds": include_eds, "name_regex": name_regex,
             "mask": mask,
         }
-        return self.call_json("/config_dump", params)
+        doc = self.call_json("/config_dump", params)
+        if not isinstance(doc, dict) or not isinstance(doc.get("configs", []), list):
+            raise BadAnswerError(f"/config_dump from {self.describe} is not a config dump "
+                                 f"(a JSON {type(doc).__name__.replace('dict', 'object')})")
+        return doc
 
     def server_info(self) -> Any:
         return self.call_json("/server_info")

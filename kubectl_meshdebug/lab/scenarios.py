@@ -64,6 +64,7 @@ class Scenario:
     symptom: str  # what the caller sees, as it appears in the outcome
     service: str = "httpbin"  # why-503's SVC argument
     needs_logs: bool = False  # found only with access logs (or per-cluster stats)
+    map_first: bool = False  # the demo finds the failing pair with `errors -A` first
 
     def why503_args(self, mesh: LabMesh, logs: bool = True) -> list[str]:
         """The why-503 command line for this scenario, offline: -f, --admin-url, --log-file."""
@@ -78,6 +79,12 @@ class Scenario:
                     if (svc.name, svc.namespace) == (name, namespace) and pod.name in mesh.envoys:
                         args += ["--log-file", f"{pod.name}={mesh.envoys[pod.name].log_path}"]
         return args
+
+    def errors_args(self, mesh: LabMesh) -> list[str]:
+        """`errors -A --logs` over the lab's sidecars, offline (the client's log as a file)."""
+        return ["errors", "-A", "-f", str(mesh.workdir / "manifests.yaml"),
+                *mesh.admin_url_args(), "--log-file",
+                f"{mesh.client.namespace}/{mesh.client.name}={mesh.client_log()}"]
 
     def run_traffic(self, mesh: LabMesh) -> list[Outcome]:
         outcomes = self.drive(mesh)
@@ -273,6 +280,45 @@ def invalid_header_behind_sidecar() -> LabMesh:
     return LabMesh([svc], objects=[MESH_STRICT, mesh_config()])
 
 
+def _app_pod(app: str, version: str = "v1", app_port: int = 8080) -> LabPod:
+    """A server pod; the lab's one server certificate is for the `httpbin` service account,
+    so every server pod runs as it (the SAN the callers' clusters verify)."""
+    return LabPod(f"{app}-{version}", labels={"app": app, "version": version},
+                  service_account="httpbin", app_port=app_port)
+
+
+# The four-services scenario's traffic: calls per Service (errors checks these counts).
+FOUR_SERVICES_CALLS = {"httpbin.foo:8000": 3, "reviews.foo:9080": 5, "ratings.foo:9080": 1,
+                       "details.foo:9080": 2}
+
+
+def four_services() -> LabMesh:
+    """sleep calls four Services; two edges fail for different causes. reviews: its
+    circuit-breaking DestinationRule has no tls, so it replaces the mesh-wide ISTIO_MUTUAL
+    and plaintext meets a STRICT sidecar (503 UC). ratings: targetPort 8080, the app listens
+    on 9090 (503 at the caller after retries; UF at ratings' sidecar)."""
+    mesh_wide = obj("DestinationRule", "default", "istio-system", {
+        "host": "*.local", "trafficPolicy": {"tls": {"mode": "ISTIO_MUTUAL"}}})
+    dr = obj("DestinationRule", "reviews", "foo", {
+        "host": "reviews", "trafficPolicy": {"connectionPool": {"tcp": {"maxConnections": 100}}}})
+    services = [
+        LabService("httpbin", pods=[httpbin_pod()], tls="istio"),
+        LabService("reviews", port=9080, pods=[_app_pod("reviews")], tls="none",
+                   destination_rule="foo/reviews"),
+        LabService("ratings", port=9080, pods=[_app_pod("ratings", app_port=9090)], tls="istio"),
+        LabService("details", port=9080, pods=[_app_pod("details")], tls="istio"),
+    ]
+    return LabMesh(services, objects=[MESH_STRICT, mesh_config(auto_mtls=False), mesh_wide, dr])
+
+
+def _four_services_traffic(mesh: LabMesh) -> list[Outcome]:
+    out = []
+    for host, count in FOUR_SERVICES_CALLS.items():
+        port = int(host.rsplit(":", 1)[1])
+        out += [http_call(mesh.client_listener(port), host) for _ in range(count)]
+    return out
+
+
 SCENARIOS: dict[str, Scenario] = {s.name: s for s in [
     Scenario("dr-no-tls", "A circuit-breaking DestinationRule without tls overrides mesh-wide "
              "ISTIO_MUTUAL: 503 UC", "dr-tls-overrides-mtls", dr_no_tls,
@@ -329,6 +375,10 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in [
              "header: 502 UPE at its sidecar, a plain 502 at the caller's",
              "upstream-protocol-error", invalid_header_behind_sidecar,
              _http(8000, "httpbin.foo:8000"), "502", needs_logs=True),
+    Scenario("four-services", "sleep calls four Services; two fail for different causes: "
+             "reviews (DestinationRule without tls, 503 UC) and ratings (targetPort, 503)",
+             "dr-tls-overrides-mtls", four_services, _four_services_traffic, "503",
+             service="reviews.foo:9080", map_first=True),
     Scenario("healthy", "A healthy pair: auto mTLS to a STRICT server, 200 OK", None, healthy,
              _http(8000, "httpbin.foo:8000"), "200"),
 ]}

@@ -7,6 +7,10 @@ why-503 offline (-f objects, --admin-url proxies, --log-file logs).
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 from kubectl_meshdebug.lab.scenarios import SCENARIOS
@@ -63,7 +67,9 @@ def test_text_report_has_evidence_and_fix(scenario_run):
     if scenario.expected is None:
         assert "No problems found." in result.out
     else:
-        assert f"[{scenario.expected}]" in result.out.splitlines()[2]
+        lines = result.out.splitlines()
+        title = next(i for i, line in enumerate(lines) if line.startswith("why-503: "))
+        assert f"[{scenario.expected}]" in lines[title + 2]
         assert "fix:" in result.out and "docs: docs/checks/" in result.out
 
 
@@ -102,3 +108,166 @@ def test_checks_read_only_what_they_declare(scenario_run):
         check.run(Why503Context(target, views[0], views[1:], recording, context))
         assert kinds <= check.kinds | BASE_KINDS, (check.name, kinds - check.kinds)
         assert proxy <= check.proxy, (check.name, proxy - check.proxy)
+
+
+# -- path: the same call as hops ------------------------------------------------------------
+
+PATH_DOC = Path(__file__).resolve().parents[2] / "docs" / "commands" / "path.md"
+
+
+def _documented(marker: str) -> Any:
+    text = PATH_DOC.read_text()
+    block = text.split(f"<!-- {marker} -->", 1)[1]
+    return json.loads(block.split("```json", 1)[1].split("```", 1)[0])
+
+
+def _documented_facts() -> dict[str, set[str]]:
+    rows = PATH_DOC.read_text().split("<!-- facts -->", 1)[1].split("\n\n", 1)[0]
+    out = {}
+    for line in rows.splitlines()[2:]:
+        hop, keys = [c.strip() for c in line.strip("|").split("|")]
+        out[hop] = {k.strip() for k in keys.split(",")}
+    return out
+
+
+def _conforms(value: Any, shape: Any, where: str) -> None:
+    """`value` has exactly the documented keys and types ("string|null", "Hop", ...)."""
+    if isinstance(shape, dict):
+        assert isinstance(value, dict), where
+        assert set(value) == set(shape), (where, set(value) ^ set(shape))
+        for key, sub in shape.items():
+            _conforms(value[key], sub, f"{where}.{key}")
+    elif isinstance(shape, list):
+        assert isinstance(value, list), where
+        for i, item in enumerate(value):
+            _conforms(item, shape[0], f"{where}[{i}]")
+    elif shape == "Hop":
+        _conforms(value, _documented("hop"), where)
+        assert value["mark"] in ("ok", "broken", "unknown"), where
+        assert set(value["facts"]) <= _documented_facts()[value["hop"]], \
+            (where, set(value["facts"]) - _documented_facts()[value["hop"]])
+    else:
+        types = {"string": str, "integer": int, "null": type(None), "object": dict}
+        allowed = tuple(types[t] for t in shape.split("|"))
+        assert isinstance(value, allowed) and not isinstance(value, bool), (where, value)
+
+
+def _path_args(scenario: Any, mesh: Any, logs: bool = True) -> list[str]:
+    return ["path", *scenario.why503_args(mesh, logs=logs)[1:]]
+
+
+# Where each lab scenario breaks, read from the story, not from the code's own table.
+BROKEN_HOP = {
+    "dr-no-tls": "cluster", "tls-disable-strict": "cluster", "port-443-http": "listener",
+    "subset-no-pods": "endpoints", "vs-subset-undefined": "cluster",
+    "unknown-host": "route", "unknown-host-registry-only": "route",
+    "circuit-breaker": "cluster", "outlier-ejected": "endpoints", "invalid-header": "app",
+    "target-port": "app", "no-endpoints": "endpoints", "rds-rejected": "client",
+    "cds-rejected": "client", "lds-rejected": "client", "route-timeout": "route",
+    "app-resets-connection": "app", "invalid-header-behind-sidecar": "app",
+    "four-services": "cluster",
+}
+
+
+def test_path_breaks_where_the_first_finding_points(scenario_run):
+    """The hops come from the lab's real Envoys; the first broken one carries the first
+    finding of why-503, on the hop that finding is about. Healthy: every hop ok."""
+    from kubectl_meshdebug.checks.callpath import HOPS
+
+    scenario, mesh, _ = scenario_run
+    result = run(*_path_args(scenario, mesh), "-o", "json")
+    doc = result.json()
+    shape = _documented("shape")
+    if doc["broken"] is None:
+        shape = {**shape, "broken": "null"}
+    _conforms(doc, shape, "path")
+    hops = doc["hops"] + [h for b in doc["branches"] for h in b["hops"]]
+    assert doc["client"] == "foo/sleep" and hops[0]["hop"] == "client"
+    if scenario.expected is None:
+        assert result.code == 0, result.err
+        assert [h["hop"] for h in hops] == list(HOPS)
+        assert {h["name"]: h["mark"] for h in hops if h["mark"] != "ok"} == {}
+    else:
+        assert result.code == 1, result.err
+        assert doc["broken"]["finding"] == scenario.expected, doc["broken"]
+        assert doc["broken"]["hop"] == BROKEN_HOP[scenario.name]
+        why = run(*scenario.why503_args(mesh), "-o", "json").json()
+        assert why["path"]["broken"] == doc["broken"]
+
+
+# What the real Envoys hold at some hops, per scenario: hop -> (field, expected).
+PATH_FACTS: dict[str, list[tuple[str, str, Any]]] = {
+    "healthy": [("listener", "name", "0.0.0.0_8000"),
+                ("cluster", "name", "outbound|8000||httpbin.foo.svc.cluster.local"),
+                ("cluster", "facts.tls", "auto"), ("server", "facts.inbound.*.accepts", "mtls"),
+                ("endpoints", "facts.hosts.*.pod", "foo/httpbin-v1")],
+    "dr-no-tls": [("cluster", "facts.tls", "none"),
+                  ("cluster", "facts.destination_rule", "DestinationRule foo/httpbin")],
+    "subset-no-pods": [("cluster", "facts.subset", "v1"), ("endpoints", "mark", "broken")],
+    "port-443-http": [("listener", "facts.protocols", ["HTTP"]), ("listener", "mark", "broken")],
+    "unknown-host-registry-only": [("route", "facts.virtual_host", "block_all")],
+    "unknown-host": [("route", "facts.virtual_host", "allow_any")],
+    "outlier-ejected": [("endpoints", "facts.healthy", 0)],
+    "no-endpoints": [("endpoints", "mark", "broken")],
+}
+
+
+def _field(hop: dict[str, Any], dotted: str) -> Any:
+    value: Any = hop
+    for part in dotted.split("."):
+        if part == "*":
+            value = next(iter(value.values())) if isinstance(value, dict) else value[0]
+        else:
+            value = value[part]
+    return value
+
+
+def test_path_hops_hold_what_the_envoys_hold(scenario_run):
+    scenario, mesh, _ = scenario_run
+    expected = PATH_FACTS.get(scenario.name)
+    if not expected:
+        pytest.skip("no per-hop facts listed for this scenario")
+    doc = run(*_path_args(scenario, mesh), "-o", "json").json()
+    hops = {h["hop"]: h for h in doc["hops"] + [h for b in doc["branches"] for h in b["hops"]]}
+    for hop, dotted, value in expected:
+        assert _field(hops[hop], dotted) == value, (hop, dotted, hops[hop])
+
+
+def test_path_picture_in_every_format(scenario_run):
+    scenario, mesh, _ = scenario_run
+    args = _path_args(scenario, mesh)
+    text = run(*args)
+    lines = text.out.splitlines()
+    assert lines[0] == "path: foo/sleep -> " + run(*args, "-o", "json").json()["target"]
+    assert "\x1b[" not in text.out  # not a terminal: no colour
+    marked = [line for line in lines if line.lstrip().startswith("✘")]
+    plain = run(*args, "--ascii").out
+    assert plain.isascii()
+    dot = run(*args, "-o", "dot").out
+    mermaid = run(*args, "-o", "mermaid").out
+    assert dot.startswith("digraph") and dot.rstrip().endswith("}")
+    assert mermaid.startswith("flowchart TD")
+    if scenario.expected is None:
+        assert marked == [] and "XX" not in plain and "broken" not in mermaid.split("classDef")[0]
+    else:
+        assert f"<- [{scenario.expected}]" in marked[0]
+        assert " XX " in plain
+        assert f"[{scenario.expected}]" in dot and f"[{scenario.expected}]" in mermaid
+        assert ":::broken" in mermaid and "fillcolor=mistyrose" in dot
+    picture = lines[: lines.index("")] if "" in lines else lines
+    why = run(*scenario.why503_args(mesh)).out.splitlines()
+    assert why[: len(picture) + 1] == picture + [""]  # why-503 opens with the same picture
+    assert run(*scenario.why503_args(mesh), "--no-path").out.startswith("why-503:") or \
+        run(*scenario.why503_args(mesh), "--no-path").out.startswith("No problems found.")
+
+
+def test_path_docs_page_is_what_the_lab_draws(scenario_run):
+    """docs/commands/path.md shows these scenarios as the tool draws them now."""
+    from tools.gen_path_docs import blocks, render
+
+    scenario, mesh, _ = scenario_run
+    documented = blocks(PATH_DOC.read_text())
+    if scenario.name not in documented:
+        pytest.skip("not on the docs page")
+    assert documented[scenario.name] == render(scenario, mesh), \
+        "regenerate with: python -m tools.gen_path_docs"
