@@ -110,6 +110,8 @@ def scale(sizes: list[int], runs: int) -> None:
                 ("clusters --dump -o json", [BIN, "clusters", "--dump", str(dump), "-o", "json"]),
                 ("clusters --dump (table)", [BIN, "clusters", "--dump", str(dump)]),
                 ("routes --dump -o json", [BIN, "routes", "--dump", str(dump), "-o", "json"]),
+                ("config-dump --dump (redacted, printed)", [BIN, "config-dump", "--dump",
+                                                            str(dump)]),
                 ("clusters --admin-url -o json", [BIN, *admin, "clusters", "client", "-o",
                                                  "json"]),
                 ("routes --admin-url -o json", [BIN, *admin, "routes", "client", "-o", "json"]),

@@ -9,9 +9,9 @@ memory, never speed. Progress is counted under a lock and shown only on a termin
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, TextIO, TypeVar
+from typing import TextIO, TypeVar
 
 from kubectl_meshdebug.errors import BadAnswerError, MeshdebugError
 

@@ -39,12 +39,19 @@ def _norm(name: str) -> str:
 def runtime_distributions() -> list[md.Distribution]:
     """The runtime requirements and everything they need, without extras."""
     seen: dict[str, md.Distribution] = {}
-    todo = list(RUNTIME)
+    todo = [(name, False) for name in RUNTIME]
     while todo:
-        name = _norm(todo.pop())
+        name, conditional = todo.pop()
+        name = _norm(name)
         if name in seen:
             continue
-        dist = md.distribution(name)
+        try:
+            dist = md.distribution(name)
+        except md.PackageNotFoundError:
+            if conditional:  # a requirement for another Python or platform
+                continue
+            raise SystemExit(f"error: {name} is not installed here; build with `make dist` "
+                             "(a fresh venv with requirements/dist.txt)") from None
         seen[name] = dist
         for req in dist.requires or []:
             if "extra ==" in req:
@@ -57,7 +64,7 @@ def runtime_distributions() -> list[md.Distribution]:
                     Marker = None  # noqa: N806
                 marker_ok = Marker is None or Marker(req.split(";", 1)[1]).evaluate()
             if marker_ok:
-                todo.append(re.split(r"[ ;<>=!~\[(]", req.strip(), maxsplit=1)[0])
+                todo.append((re.split(r"[ ;<>=!~\[(]", req.strip(), maxsplit=1)[0], ";" in req))
     return sorted(seen.values(), key=lambda d: _norm(d.metadata["Name"]))
 
 
@@ -94,12 +101,21 @@ def requires_python(dists: list[md.Distribution]) -> str:
     return f"{best[0]}.{best[1]}"
 
 
-def build_pyz(files: list[tuple[str, bytes]], build_id: str) -> bytes:
+def bootstrap(build_id: str, python: str) -> bytes:
+    """tools/zipapp_main.py with the build id and the Python floor written in."""
+    text = (ROOT / "tools" / "zipapp_main.py").read_text()
+    major, minor = python.split(".")
+    text = text.replace('BUILD_ID = "@BUILD_ID@"', f'BUILD_ID = "{build_id}"', 1)
+    text = re.sub(r"^REQUIRES = \(\d+, \d+\)$", f"REQUIRES = ({major}, {minor})", text,
+                  count=1, flags=re.M)
+    return text.encode()
+
+
+def build_pyz(files: list[tuple[str, bytes]], build_id: str, python: str) -> bytes:
     buffer = io.BytesIO()
     buffer.write(b"#!/usr/bin/env python3\n")
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
-        entries = [("__main__.py", (ROOT / "tools" / "zipapp_main.py").read_bytes()),
-                   ("BUILD_ID", build_id.encode())]
+        entries = [("__main__.py", bootstrap(build_id, python))]
         entries += [(f"lib/{name}", data) for name, data in files]
         for name, data in sorted(entries):
             info = zipfile.ZipInfo(name, EPOCH)
@@ -171,14 +187,14 @@ def build(out_dir: Path, manifest_path: Path | None) -> dict[str, str]:
     for name, data in sorted(files):
         digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
     build_id = f"{__version__}-{digest.hexdigest()[:16]}"
-    pyz = build_pyz(files, build_id)
+    python = requires_python(dists)
+    pyz = build_pyz(files, build_id, python)
     archive = build_tar(pyz)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / PYZ).write_bytes(pyz)
     (out_dir / PYZ).chmod(0o755)
     (out_dir / ARCHIVE).write_bytes(archive)
     sha256 = hashlib.sha256(archive).hexdigest()
-    python = requires_python(dists)
     text = manifest(__version__, sha256, python)
     (out_dir / "plugin.yaml").write_text(text)
     if manifest_path is not None:

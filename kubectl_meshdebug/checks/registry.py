@@ -7,7 +7,8 @@ Nothing registers itself on import: this list is the one place a check is switch
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from kubectl_meshdebug.checks import malformed, paths, ports, proxy, routing, tls, upstream
 from kubectl_meshdebug.checks.finding import Finding, FindingType

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -61,14 +62,15 @@ def load_dump(path: str, parts: list[str] | None = None) -> ConfigDump:
 
 def load_dump_document(path: str) -> Any:
     """A saved config dump as plain JSON (for config-dump), checked like load_dump."""
-    import json
 
     from kubectl_meshdebug.envoy.config_dump import ConfigDump
 
     raw = dump_bytes(path)
 
     def parse() -> Any:
-        doc = json.loads(raw)
+        from kubectl_meshdebug import jsonload
+
+        doc = jsonload.loads(raw)
         ConfigDump.from_json(doc)
         return doc
 

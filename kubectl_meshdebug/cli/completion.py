@@ -10,7 +10,8 @@ when the API server or a kubeconfig credential plugin hangs.
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import click
 

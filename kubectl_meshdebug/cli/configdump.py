@@ -57,9 +57,9 @@ def config_dump(ctx: click.Context, pod: str | None, dump_file: str | None,
         doc = {"configs": [c for c in doc.get("configs", [])
                            if str(c.get("@type", "")).rsplit(".", 1)[-1] == wanted]}
     if save_file:
-        import json
+        from kubectl_meshdebug.render.output import json_text
 
-        write_atomically(save_file, "--save", json.dumps(doc, indent=1))
+        write_atomically(save_file, "--save", json_text(doc))
         runtime(ctx).printer.note(f"saved {save_file}")
         if not expr:
             return 0

@@ -84,11 +84,11 @@ def errors(ctx: click.Context, pods: tuple[str, ...], selector: str | None,
         second = rt.fan_out(proxies, sample, progress="errors: reading again")
         results: list[Any] = [
             b if isinstance(b, MeshdebugError) else a if isinstance(a, MeshdebugError)
-            else b.minus(a) for a, b in zip(first, second)]
+            else b.minus(a) for a, b in zip(first, second, strict=True)]
     else:
         results = list(first)
     edges = EdgeMap(_pod_of_ip(rt))
-    for proxy, result in zip(proxies, results):
+    for proxy, result in zip(proxies, results, strict=True):
         if isinstance(result, MeshdebugError):
             failed.append((proxy.label, result))
         else:

@@ -114,7 +114,7 @@ def loglevel(ctx: click.Context, args: tuple[str, ...], selector: str | None, re
         printer.listing(Listing("Loggers", rows, [Column("logger", "LOGGER"),
                                                   Column("level", "LEVEL")]))
     else:
-        for proxy, result in zip(proxies, results):
+        for proxy, result in zip(proxies, results, strict=True):
             if isinstance(result, MeshdebugError):
                 printer.line(f"{proxy.label}: error: {result.one_line()}")
             elif "action" in result:

@@ -7,7 +7,8 @@ Settings object on the root context; a flag given after the command wins.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import click
 

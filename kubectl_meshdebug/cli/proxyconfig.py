@@ -7,7 +7,8 @@ Service, DestinationRule and VirtualService (see mesh/correlate.py).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import click
 

@@ -8,7 +8,8 @@ proxy, the pool runs sweeps; this module only wires them for one invocation.
 
 from __future__ import annotations
 
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from kubectl_meshdebug.cli.options import Settings
 from kubectl_meshdebug.envoy.admin import AdminClient

@@ -99,7 +99,7 @@ def stats(ctx: click.Context, pod: str | None, selector: str | None, filter_re: 
     if len(proxies) == 1 and isinstance(first[0], MeshdebugError):
         raise first[0]
     if output in ("prometheus", "raw"):
-        for proxy, text in zip(proxies, first):
+        for proxy, text in zip(proxies, first, strict=True):
             if isinstance(text, MeshdebugError):
                 printer.note(f"{proxy.label}: error: {text.one_line()}")
             else:

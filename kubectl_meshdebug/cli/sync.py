@@ -57,7 +57,7 @@ def sync(ctx: click.Context, pods: tuple[str, ...], selector: str | None,
 
     file_rejection = last_rejection(read_text_file(log_file, "--log-file")) if log_file else ""
     items: list[dict[str, Any]] = []
-    for proxy, result in zip(proxies, results):
+    for proxy, result in zip(proxies, results, strict=True):
         rejection = file_rejection
         if live_logs and not rt.offline and rt.has_cluster_view() and not isinstance(
                 result, MeshdebugError) and result.verdict != "SYNCED":
@@ -78,7 +78,7 @@ def sync(ctx: click.Context, pods: tuple[str, ...], selector: str | None,
             Column("pod", "POD"), Column("verdict", "STATUS"), Column("cds_text", "CDS"),
             Column("lds_text", "LDS"), Column("xds", "XDS"), Column("version", "VERSION"),
             Column("problem", "PROBLEM")]))
-    bad = [i for i, r in zip(items, results)
+    bad = [i for i, r in zip(items, results, strict=True)
            if not isinstance(r, MeshdebugError) and i["verdict"] != "SYNCED"]
     return rt.sweep_exit(results, bool(bad))
 

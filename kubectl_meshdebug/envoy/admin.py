@@ -7,11 +7,11 @@ pilot-agent hides the HTTP status, errors are recognised from the body too.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from kubectl_meshdebug import jsonload
 from kubectl_meshdebug.errors import AdminError, BadAnswerError, UnreachableError
 from kubectl_meshdebug.transport.base import AdminResponse, Transport
 
@@ -97,7 +97,7 @@ class AdminClient:
     def call_json(self, path: str, params: dict[str, Any] | None = None) -> Any:
         body = self.call("GET", path, params)
         try:
-            return json.loads(body)
+            return jsonload.loads(body)
         except RecursionError as exc:
             raise BadAnswerError(f"{path} from {self.describe} is nested too deeply to be "
                                  "Envoy's JSON") from exc

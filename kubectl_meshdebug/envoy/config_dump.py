@@ -7,11 +7,11 @@ keys. One pass over each section; nothing is parsed that a caller does not ask f
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from kubectl_meshdebug import jsonload
 from kubectl_meshdebug.envoy import protojson
 
 SECTION_KINDS = {
@@ -67,11 +67,11 @@ def load_sections(raw: bytes, wanted: set[str] | None = None) -> ConfigDump:
                 end = starts[i + 1][0] - 1 if i + 1 < len(starts) else len(raw)
                 chunk = raw[start:end]
                 close = chunk.rfind(b"\n  }")
-                configs.append(json.loads(chunk[: close + 4]))
+                configs.append(jsonload.loads(chunk[: close + 4]))
             return ConfigDump.from_json({"configs": configs})
         except ValueError:
             pass
-    return ConfigDump.from_json(json.loads(raw))
+    return ConfigDump.from_json(jsonload.loads(raw))
 
 
 class ConfigDumpError(ValueError):
@@ -527,7 +527,7 @@ def chain_info(chain: dict[str, Any]) -> FilterChainInfo:
     route_config = ""
     inline = None
     tcp_cluster = ""
-    for flt, name in zip(filters, names):
+    for flt, name in zip(filters, names, strict=True):
         typed = flt.get("typed_config") or flt.get("config") or {}
         if name == _HCM_NAMES[0]:
             route_config = str((typed.get("rds") or {}).get("route_config_name", ""))

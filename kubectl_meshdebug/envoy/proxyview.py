@@ -10,8 +10,9 @@ absent is never read as zero.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from kubectl_meshdebug.envoy import views
 from kubectl_meshdebug.envoy.accesslog import AccessLogEntry, parse_log
@@ -192,7 +193,7 @@ def collect_views(targets: list[tuple[str, dict | None, AdminClient | None]],
     results = run_all(calls, lambda c: c.run(), concurrency=max(1, concurrency * 4))
     configs: dict[int, list[Any]] = {}
     dump_failed: dict[int, str] = {}
-    for call, value in zip(calls, results):
+    for call, value in zip(calls, results, strict=True):
         view = out[call.index]
         if isinstance(value, MeshdebugError):
             if call.what == "dump":
@@ -255,7 +256,7 @@ def _add_route_targets(out: list[ProxyView], targets: list[tuple[str, dict | Non
         return found
 
     results = run_all(extra, fetch, concurrency=8)
-    for (i, _name), value in zip(extra, results):
+    for (i, _name), value in zip(extra, results, strict=True):
         dump = out[i].dump
         if isinstance(value, MeshdebugError) or dump is None or not value:
             continue

@@ -9,11 +9,11 @@ Every call is bounded by --request-timeout, passed the way the client honours it
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
+from kubectl_meshdebug import jsonload
 from kubectl_meshdebug.errors import BadAnswerError, MeshdebugError, UnreachableError
 from kubectl_meshdebug.kube.apierrors import translate_api_error
 from kubectl_meshdebug.kube.client import Connection
@@ -66,7 +66,7 @@ class LiveSource:
         if len(data) > MAX_LIST_BYTES:
             raise BadAnswerError(f"the API server answered {path} with {len(data)} bytes")
         try:
-            return json.loads(data)
+            return jsonload.loads(data)
         except ValueError as exc:
             raise BadAnswerError(f"the API server answered {path} with no JSON: {exc}") from exc
 

@@ -8,8 +8,9 @@ apps. `drive` sends the failing traffic and returns what the caller saw.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from kubectl_meshdebug.lab.mesh import LabMesh, LabPod, LabService
 from kubectl_meshdebug.lab.traffic import Outcome, burst, http_call, tls_call

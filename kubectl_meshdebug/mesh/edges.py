@@ -12,8 +12,9 @@ edge; a source that was absent is never counted as zero. Nothing here does I/O.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from kubectl_meshdebug.envoy.upstream_counters import ProxyCounters
 from kubectl_meshdebug.kube.state import meta

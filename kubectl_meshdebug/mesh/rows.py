@@ -7,7 +7,8 @@ render/proxyconfig.py. Filters run on Envoy's records before anything is joined.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from kubectl_meshdebug.envoy.clusters_status import ClusterStatus
 from kubectl_meshdebug.envoy.config_dump import ClusterRecord, ConfigDump, RouteRecord

@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 import re
 import sys
-from typing import Any, Callable, TextIO
+from collections.abc import Callable
+from typing import Any, TextIO
 
 from kubectl_meshdebug.render.formats import OUTPUTS  # noqa: F401  (re-exported)
 
@@ -105,27 +106,14 @@ class Printer:
             self.out.write(yaml.dump(doc, Dumper=dumper, sort_keys=False,
                                      default_flow_style=False))
         elif isinstance(doc, dict) and len(doc.get("items") or ()) > LONG_LISTING:
-            self._long_json(doc)
+            write_json(self.out.write, doc, flat_depth=2)
+            self.out.write("\n")
+        elif resource_count(doc) > LONG_LISTING:
+            write_json(self.out.write, doc, flat_depth=4)
+            self.out.write("\n")
         else:
             self.out.write(json.dumps(doc, indent=2, default=str))
             self.out.write("\n")
-
-    def _long_json(self, doc: dict[str, Any]) -> None:
-        """One item per line: the same JSON, written by the C encoder (indentation makes
-        Python's json fall back to its pure-Python encoder, several times slower)."""
-        import json
-
-        write = self.out.write
-        write("{\n")
-        for key, value in doc.items():
-            if key != "items":
-                write(f"  {json.dumps(key)}: {json.dumps(value, default=str)},\n")
-        write('  "items": [\n')
-        items = doc["items"]
-        last = len(items) - 1
-        for i, item in enumerate(items):
-            write("    " + json.dumps(item, default=str) + (",\n" if i < last else "\n"))
-        write("  ]\n}\n")
 
     def listing(self, listing: Listing) -> None:
         if self.output in ("json", "yaml"):
@@ -160,3 +148,48 @@ def _cell(value: Any, fmt: Callable[[Any], str] | None) -> str:
     if isinstance(value, dict):
         return ",".join(f"{k}={v}" for k, v in value.items()) or "-"
     return str(value)
+
+
+def resource_count(doc: Any) -> int:
+    """Resources in a config dump (`{"configs": [{"...": [resources]}]}`), else 0."""
+    configs = doc.get("configs") if isinstance(doc, dict) else None
+    if not isinstance(configs, list):
+        return 0
+    return sum(len(v) for c in configs if isinstance(c, dict) for v in c.values()
+               if isinstance(v, list))
+
+
+def write_json(write: Callable[[str], Any], node: Any, flat_depth: int, depth: int = 0) -> None:
+    """The same JSON as json.dumps(indent=2) down to `flat_depth`; below it each value on
+    one line from the C encoder. Indentation makes Python's json fall back to its
+    pure-Python encoder, several times slower: a 146 MB config dump took 4.8 s to print.
+    Big listings come out one item (one Envoy resource) per line, which grep likes too."""
+    import json
+
+    if depth >= flat_depth or not isinstance(node, (dict, list)) or not node:
+        write(json.dumps(node, default=str))
+        return
+    pad = "  " * depth
+    pairs = list(node.items()) if isinstance(node, dict) else list(enumerate(node))
+    write("{\n" if isinstance(node, dict) else "[\n")
+    last = len(pairs) - 1
+    for i, (key, value) in enumerate(pairs):
+        write(pad + "  ")
+        if isinstance(node, dict):
+            write(json.dumps(str(key)) + ": ")
+        write_json(write, value, flat_depth, depth + 1)
+        write(",\n" if i < last else "\n")
+    write(pad + ("}" if isinstance(node, dict) else "]"))
+
+
+def json_text(doc: Any) -> str:
+    """A document as Printer.document writes it for -o json (files written by --save)."""
+    import io
+    import json
+
+    if resource_count(doc) <= LONG_LISTING:
+        return json.dumps(doc, indent=2, default=str) + "\n"
+    buffer = io.StringIO()
+    write_json(buffer.write, doc, flat_depth=4)
+    buffer.write("\n")
+    return buffer.getvalue()

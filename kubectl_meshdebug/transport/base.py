@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import http.client
 import io
-import socket
 import time
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -88,7 +87,7 @@ def exchange(sock: Any, method: str, path: str, deadline: float, max_bytes: int,
     """
     left = deadline - time.monotonic()
     if left <= 0:
-        raise socket.timeout()
+        raise TimeoutError()
     sock.settimeout(left)
     sock.sendall(f"{method} {path} HTTP/1.1\r\nHost: localhost\r\n"
                  "Connection: close\r\nAccept: */*\r\n\r\n".encode())
@@ -97,7 +96,7 @@ def exchange(sock: Any, method: str, path: str, deadline: float, max_bytes: int,
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
-            raise socket.timeout()
+            raise TimeoutError()
         sock.settimeout(left)
         chunk = sock.recv(1 << 16)
         if not chunk:

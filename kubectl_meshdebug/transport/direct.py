@@ -62,7 +62,7 @@ class DirectTransport:
                 f"admin port refused at {self.describe}",
                 hint="is Envoy running and the admin port right? (check --admin-url)",
             ) from exc
-        except (socket.timeout, TimeoutError) as exc:
+        except TimeoutError as exc:
             raise UnreachableError(
                 f"admin API at {self.describe} did not answer {method} {path.split('?')[0]} "
                 f"within {timeout:g}s",

@@ -9,7 +9,6 @@ headers and a chunked body are parsed by http.client.
 
 from __future__ import annotations
 
-import socket
 import time
 from typing import Any
 
@@ -74,7 +73,7 @@ class PortForwardTransport:
         try:
             raw = exchange(forward.socket(self.port), method, path, deadline, self.max_bytes,
                            self.describe)
-        except (socket.timeout, TimeoutError) as exc:
+        except TimeoutError as exc:
             raise UnreachableError(
                 f"admin API through {self.describe} did not answer {method} "
                 f"{path.split('?')[0]} within {timeout:g}s", hint="raise --request-timeout",

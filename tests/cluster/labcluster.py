@@ -10,7 +10,7 @@ API server rejects loopback addresses in them (and no controller would make them
 from __future__ import annotations
 
 import copy
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from kubectl_meshdebug.lab.mesh import LabMesh
@@ -25,7 +25,7 @@ PROGRAMS_ANNOTATION = "lab.meshdebug.io/programs"
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def pod_status(pod: dict[str, Any]) -> dict[str, Any]:

@@ -173,3 +173,71 @@ def test_kubectl_completes_log_levels_and_flags(krew_install):
     assert {"trace", "debug", "warning", "off"} <= names
     flags = _kubectl(krew_install, "__complete", "meshdebug", "stats", "--fi")
     assert flags.stdout.startswith("--filter")
+
+
+def _pyz(env, python, *args, extra_env=None):
+    out = Path(env["PATH"].split(os.pathsep)[0]) / "kubectl-meshdebug"
+    return subprocess.run([python, str(out.resolve()), *args], env={**env, **(extra_env or {})},
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("version", ["3.9", "3.10"])
+def test_an_older_python_is_told_in_one_line(krew_install, version):
+    candidates = [shutil.which(f"python{version}")] + sorted(
+        str(p) for p in Path.home().glob(f".pyenv/versions/{version}.*/bin/python{version}"))
+    python = next((c for c in candidates if c and subprocess.run(
+        [c, "-c", "pass"], capture_output=True).returncode == 0), None)
+    if python is None:
+        pytest.skip(f"no python{version} here")
+    result = _pyz(krew_install, python, "--help")
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: kubectl-meshdebug needs python3 >= 3.11;"), \
+        result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_bytecode_is_cached_without_writing_it(krew_install):
+    """PYTHONDONTWRITEBYTECODE (common in containers) must not mean compiling every run:
+    the first run compiles the extracted packages once."""
+    env = {**krew_install, "HOME": krew_install["HOME"] + "-nobytecode"}
+    first = _pyz(env, sys.executable, "--help", extra_env={"PYTHONDONTWRITEBYTECODE": "1"})
+    assert first.returncode == 0, first.stderr
+    cache = Path(env["HOME"]) / ".cache" / "kubectl-meshdebug"
+    [build] = [p for p in cache.iterdir() if not p.name.startswith(".")]
+    assert (build / ".complete").exists()
+    assert list((build / "kubectl_meshdebug" / "cli").glob("__pycache__/main.*.pyc"))
+    assert list((build / "click").glob("__pycache__/*.pyc"))
+
+
+def test_every_runtime_dependency_is_in_the_single_file(krew_install, tmp_path):
+    """errors reads istio_requests_total with prometheus-client: the .pyz must carry it."""
+    result = _pyz(krew_install, sys.executable, "errors", "-A", "-f",
+                  str(ROOT / "tests" / "data" / "no-sidecar-client.yaml"))
+    assert "No module named" not in result.stderr and "internal error" not in result.stderr
+    importing = _pyz(krew_install, sys.executable, "config-dump", "--dump",
+                     str(ROOT / "tests" / "data" / "no-such-file.json"))
+    assert importing.returncode == 2
+
+
+def test_committed_plugin_yaml_is_what_make_dist_builds(tmp_path):
+    """The sha256 krew checks must be the sha256 of the artifact `make dist` builds from a
+    clean clone: the pinned, hashed dependencies in a fresh venv, this checkout's code."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    pip = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "--require-hashes",
+                          "--no-deps", "-r", str(ROOT / "requirements" / "dist.txt")],
+                         capture_output=True, text=True, timeout=600)
+    if pip.returncode != 0 and ("Could not find" in pip.stderr or "NewConnection" in
+                                pip.stderr or "Network" in pip.stderr):
+        pytest.skip("the package index is not reachable: " + pip.stderr.strip()[-200:])
+    assert pip.returncode == 0, pip.stderr
+    built = subprocess.run([str(venv / "bin" / "python"), str(ROOT / "tools" / "build_dist.py"),
+                            "--out", str(tmp_path / "dist"), "--manifest", ""],
+                           capture_output=True, text=True, timeout=600)
+    assert built.returncode == 0, built.stderr
+    sha = next(line.split(": ", 1)[1] for line in built.stdout.splitlines()
+               if line.startswith("sha256: "))
+    committed = yaml.safe_load((ROOT / "plugin.yaml").read_text())
+    assert _platforms(committed)[0]["sha256"] == sha, \
+        "plugin.yaml is stale: run `make dist` and commit plugin.yaml"
+    assert (tmp_path / "dist" / "plugin.yaml").read_text() == (ROOT / "plugin.yaml").read_text()
