@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from functools import lru_cache
 from typing import Any
 
 REDACTED = "[redacted]"
@@ -38,8 +39,16 @@ _CREDENTIAL = re.compile(r"^\s*(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}\s*$", re.
 _B64_PEM_PREFIXES = ("LS0tLS1CRUdJTi", "LS0tLS1CRUdJT", "LS0tLS")
 
 
+@lru_cache(maxsize=8192)
 def _norm(key: Any) -> str:
+    """A field name without case, `_` or `-` (dumps repeat a few hundred names millions
+    of times: cached)."""
     return str(key).replace("_", "").replace("-", "").lower()
+
+
+@lru_cache(maxsize=8192)
+def _is_credential_name(key: Any) -> bool:
+    return str(key).lower() in CREDENTIAL_HEADERS
 
 
 def _b64_holds_key(text: str) -> bool:
@@ -56,7 +65,7 @@ def scrub_text(text: str) -> str:
     """A string with every PEM private key (and base64-wrapped one) removed."""
     if "PRIVATE KEY" in text:
         text = _PEM.sub("[redacted private key]", text)
-    if _b64_holds_key(text.strip()):
+    if "LS0tLS" in text[:64] and _b64_holds_key(text.strip()):
         return REDACTED_B64
     return text
 
@@ -90,6 +99,7 @@ def _secret_shape(value: Any) -> Any:
     return value
 
 
+@lru_cache(maxsize=8192)
 def _is_secret(key: Any, parent: str) -> bool:
     name = _norm(key)
     if name not in SECRET_FIELDS:
@@ -115,7 +125,7 @@ def redact(doc: Any) -> Any:
                     if credential_header and key != "key" and key != "name" and \
                             key != "header_name":
                         node[key] = REDACTED
-                    elif str(key).lower() in CREDENTIAL_HEADERS or _CREDENTIAL.match(value):
+                    elif _is_credential_name(key) or _CREDENTIAL.match(value):
                         node[key] = REDACTED
                     else:
                         node[key] = scrub_text(value)
