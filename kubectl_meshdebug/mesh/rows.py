@@ -218,6 +218,21 @@ def _pod_for(ctx: MeshContext | None, address: str) -> tuple[str, str]:
     return f"{m.get('namespace')}/{m.get('name')}", "ready" if is_ready(pod) else "not ready"
 
 
+def _endpoint_order(row: dict[str, Any]) -> tuple[int, int, str, int, str]:
+    """By address (numerically for IPs), port, cluster, as istioctl lists them: Envoy's own
+    order of /clusters changes from run to run."""
+    import ipaddress
+
+    address = str(row.get("address") or "")
+    try:
+        ip = ipaddress.ip_address(address)
+        key = (ip.version, int(ip), "")
+    except ValueError:
+        key = (9, 0, address)
+    port = row.get("port")
+    return (*key[:2], key[2], port if isinstance(port, int) else -1, str(row.get("cluster")))
+
+
 def endpoint_rows(statuses: dict[str, ClusterStatus], ctx: MeshContext | None) -> list[dict]:
     items = []
     for status in statuses.values():
@@ -238,7 +253,7 @@ def endpoint_rows(statuses: dict[str, ClusterStatus], ctx: MeshContext | None) -
                 "success_rate": host.success_rate,
                 "pod": pod, "pod_readiness": readiness,
             })
-    return items
+    return sorted(items, key=_endpoint_order)
 
 
 def endpoint_rows_from_dump(dump: ConfigDump, ctx: MeshContext | None) -> list[dict[str, Any]]:
@@ -254,5 +269,5 @@ def endpoint_rows_from_dump(dump: ConfigDump, ctx: MeshContext | None) -> list[d
             "eds_health_status": ep.health, "cluster": ep.cluster, "weight": ep.weight,
             "locality": ep.locality, "pod": pod, "pod_readiness": readiness,
         })
-    return items
+    return sorted(items, key=_endpoint_order)
 

@@ -37,3 +37,32 @@ def test_same_first_finding_as_offline(scenario_in_cluster, control_plane):
     doc = live.json()
     assert doc["read"]["objects"] == "api-server"
     assert "foo/sleep" in doc["read"]["logs"]
+
+
+def test_path_live_breaks_where_offline_does(scenario_in_cluster, control_plane):
+    """path through the real kubectl reads what why-503 reads: the same hops break."""
+    scenario, mesh = scenario_in_cluster
+    live = kubectl(control_plane, "meshdebug", "path", "sleep", scenario.service, "-n", "foo",
+                   "--logs", "-o", "json")
+    offline = run("path", *scenario.why503_args(mesh)[1:], "-o", "json")
+    assert live.code == offline.code, live.err
+    doc, want = live.json(), offline.json()
+    assert doc["broken"] == want["broken"]
+    assert [(h["hop"], h["mark"]) for h in doc["hops"]] == \
+        [(h["hop"], h["mark"]) for h in want["hops"]]
+
+
+def test_errors_live_finds_the_failing_edges(scenario_in_cluster, control_plane):
+    """errors -n foo through the real kubectl: every sidecar read by exec, the same edges
+    and counts as offline."""
+    scenario, mesh = scenario_in_cluster
+    if scenario.name != "four-services":
+        pytest.skip("the map is checked on the four-services scenario")
+    live = kubectl(control_plane, "meshdebug", "errors", "-n", "foo", "-o", "json")
+    offline = run(*scenario.errors_args(mesh), "-o", "json")
+    assert live.code == 1, live.err
+    edges = [(i["source"], i["cluster"], i["requests"], i["failures"]) for i in live.json()["items"]]
+    assert edges == [(i["source"], i["cluster"], i["requests"], i["failures"])
+                     for i in offline.json()["items"]]
+    assert [e[1].split("|")[3].split(".")[0] for e in edges] == ["reviews", "ratings"]
+    assert live.json()["proxies"]["read"] == 5 and live.json()["proxies"]["failed"] == []

@@ -281,5 +281,5 @@ def test_docs_pages_show_what_the_lab_prints(scenario_run):
     if not uses:
         pytest.skip("not shown in the docs")
     for page, command, body in uses:
-        assert comparable(body) == comparable(render(scenario, mesh, command)), \
+        assert comparable(body, command) == comparable(render(scenario, mesh, command), command), \
             f"{page.name}: {command}: regenerate with python -m tools.gen_docs"
