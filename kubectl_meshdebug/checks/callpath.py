@@ -235,7 +235,7 @@ def _clusters_of_route(ctx: Why503Context) -> list[tuple[str, int | None]]:
 
 
 def _branch_hops(ctx: Why503Context, cluster: str) -> list[Hop]:
-    return [_cluster_hop(ctx, cluster), _endpoints_hop(ctx, cluster), _server_hop(ctx),
+    return [_cluster_hop(ctx, cluster), _endpoints_hop(ctx, cluster), _server_hop(ctx, cluster),
             _app_hop(ctx, cluster)]
 
 
@@ -310,12 +310,32 @@ def _endpoints_hop(ctx: Why503Context, cluster: str) -> Hop:
     return hop
 
 
-def _server_hop(ctx: Why503Context) -> Hop:
-    hop = Hop("server", ", ".join(v.label for v in ctx.servers) or "-")
+def _subset_pods(ctx: Why503Context, cluster: str) -> set[str] | None:
+    """namespace/name of the running pods a subset cluster reaches (None: not a subset, or
+    nothing known of its DestinationRule)."""
+    subset = parse_cluster_name(cluster).subset
+    if not subset or ctx.mesh is None or ctx.destination_rule is None:
+        return None
+    info = ctx.mesh.subset(ctx.destination_rule, ctx.target.host, subset)
+    if info is None or not info.labels:
+        return None
+    namespace = ctx.mesh.service_namespace(ctx.target.host) or ctx.target.namespace
+    return {f"{namespace}/{name}" for name in info.pods}
+
+
+def _server_hop(ctx: Why503Context, cluster: str) -> Hop:
+    subset_pods = _subset_pods(ctx, cluster)
+    servers = [v for v in ctx.servers if subset_pods is None or v.label in subset_pods]
+    hop = Hop("server", ", ".join(v.label for v in servers) or "-")
     if ctx.target.external:
         hop.name, hop.mark, hop.why = ctx.target.host, "ok", "outside the mesh: no sidecar"
         return hop
-    read = [v for v in ctx.servers if v.reachable]
+    if subset_pods is not None and not subset_pods:
+        subset = parse_cluster_name(cluster).subset
+        hop.name, hop.why = f"no pod of subset {subset}", f"subset {subset} selects no running pod"
+        hop.facts = {"target_port": ctx.target_port, "subset_pods": []}
+        return hop
+    read = [v for v in servers if v.reachable]
     without = [p for p in ctx.server_pods if not ctx.has_sidecar(p)]
     mode = ctx.server_mode
     peer_auth = {"mode": mode.mode, "source": mode.source} if mode is not None else None
