@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from kubectl_meshdebug.cli.options import settings
+from kubectl_meshdebug.cli.options import TABLE_OUTPUTS, settings
 from kubectl_meshdebug.errors import UsageError
 from kubectl_meshdebug.inputs import read_bytes, read_text
 
@@ -19,7 +19,6 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
 T = TypeVar("T")
-TABLE_OUTPUTS = ("table", "wide", "json", "yaml")
 
 
 def runtime(ctx: click.Context, outputs: tuple[str, ...] = TABLE_OUTPUTS) -> Runtime:

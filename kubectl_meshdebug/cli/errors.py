@@ -48,7 +48,7 @@ LOG_EDGES = 5  # --logs reads the source pods of this many of the worst edges
               help="Log lines to read with --logs.")
 @all_namespaces_option
 @concurrency_option
-@global_options
+@global_options(outputs=OUTPUTS)
 @click.pass_context
 def errors(ctx: click.Context, pods: tuple[str, ...], selector: str | None,
            window: float | None, show_all: bool, logs: bool, log_files: tuple[str, ...],

@@ -16,6 +16,7 @@ import click
 from kubectl_meshdebug import __version__
 from kubectl_meshdebug.cli.options import global_options, settings
 from kubectl_meshdebug.errors import EXIT_UNREACHABLE, MeshdebugError
+from kubectl_meshdebug.render.formats import OUTPUTS
 
 # name -> (module, function, one-line help). Help text lives here so that listing the
 # commands imports none of them.
@@ -75,7 +76,7 @@ class LazyGroup(click.Group):
 Every command takes kubectl's flags after its name (-n, --context, --kubeconfig, -o).""",
 )
 @click.version_option(__version__, prog_name="kubectl-meshdebug")
-@global_options
+@global_options(outputs=OUTPUTS)
 @click.pass_context
 def cli(ctx: click.Context) -> None:
     """Debug Istio sidecars: Envoy's admin API joined to your Services and Istio rules."""

@@ -12,8 +12,6 @@ from typing import Any
 
 import click
 
-from kubectl_meshdebug.render.formats import OUTPUTS
-
 DEFAULT_MAX_SIZE = 1024 ** 3  # 1 GiB: a 20,000-service dump with EDS is about 150 MB
 
 
@@ -146,8 +144,7 @@ GLOBAL_OPTIONS: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
     click.option("--request-timeout", metavar="DURATION", expose_value=False,
                  callback=_parse_timeout,
                  help="Timeout for each API server or admin call, e.g. 30s (default 30s)."),
-    click.option("-o", "--output", type=click.Choice(OUTPUTS), expose_value=False,
-                 callback=_store("output"), help="Output format."),
+    None,  # -o/--output: each command lists only the formats it prints
     click.option("-v", "--verbose", count=True, expose_value=False, callback=_store("verbose"),
                  help="More detail, including on errors."),
     click.option("--no-color", is_flag=True, expose_value=False, callback=_store("no_color"),
@@ -171,10 +168,24 @@ GLOBAL_OPTIONS: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
 ]
 
 
-def global_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    for option in reversed(GLOBAL_OPTIONS):
-        func = option(func)
-    return func
+TABLE_OUTPUTS = ("table", "wide", "json", "yaml")
+
+
+def output_option(outputs: tuple[str, ...]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return click.option("-o", "--output", type=click.Choice(outputs), expose_value=False,
+                        callback=_store("output"), help="Output format.")
+
+
+def global_options(func: Callable[..., Any] | None = None, *,
+                   outputs: tuple[str, ...] = TABLE_OUTPUTS) -> Any:
+    """kubectl's flags on a command; `outputs`: the -o values it prints (its help lists
+    them, and any other is refused while parsing, like any bad flag value)."""
+    def apply(command: Callable[..., Any]) -> Callable[..., Any]:
+        for option in reversed(GLOBAL_OPTIONS):
+            command = (option or output_option(outputs))(command)
+        return command
+
+    return apply(func) if func is not None else apply
 
 
 def all_namespaces_option(func: Callable[..., Any]) -> Callable[..., Any]:

@@ -25,7 +25,7 @@ OUTPUTS = ("table", "wide", "json", "yaml", "dot", "mermaid")
 @click.argument("service")
 @call_options
 @ascii_option
-@global_options
+@global_options(outputs=OUTPUTS)
 @click.pass_context
 def path(ctx: click.Context, pod: str, service: str, servers: tuple[str, ...], logs: bool,
          log_files: tuple[str, ...], tail: int, ascii_only: bool) -> int:

@@ -60,7 +60,7 @@ def service_filter(service: str, namespace: str) -> tuple[str, str]:
               help="Sample twice, SECONDS apart, and show what changed with the rate per second.")
 @all_namespaces_option
 @concurrency_option
-@global_options
+@global_options(outputs=("table", "wide", "json", "yaml", "prometheus", "raw"))
 @click.pass_context
 def stats(ctx: click.Context, pod: str | None, selector: str | None, filter_re: str | None,
           service: str | None, usedonly: bool, nonzero: bool, stat_type: str | None,

@@ -143,3 +143,17 @@ def test_names_that_are_not_kubernetes_names_are_refused(name):
         assert "not a valid Kubernetes name" in _one_line(result)
     result = run("--admin-url", f"{name}=http://127.0.0.1:1", "loglevel", "ok")
     assert result.code == 2 and "not a valid Kubernetes name" in _one_line(result)
+
+
+@pytest.mark.parametrize("command", sorted(c for c in ROWS if ROWS[c][0]))
+def test_every_listed_output_is_printed(command, dead_cluster):
+    """-o lists, per command, exactly the formats the command prints: none of them is
+    refused later as "not available here"."""
+    cmd = cli.get_command(None, command)  # type: ignore[arg-type]
+    choices = next(p.type.choices for p in cmd.params if p.name == "output")
+    assert set(choices) >= {"table", "json", "yaml"}
+    for fmt in choices:
+        result = run("--kubeconfig", dead_cluster, "--request-timeout", "2s", *ROWS[command][0],
+                     "-o", fmt)
+        assert "not available here" not in result.err, (fmt, result.err)
+        assert result.code == 3, (fmt, result.code, result.err)
