@@ -110,10 +110,12 @@ def test_second_signal_during_a_stalled_restore_names_the_fix(healthy_lab, url):
     envoy = healthy_lab.envoys[healthy_lab.client.name].proc
     proc = _start(healthy_lab, "--level", "trace", "--request-timeout", "60s")
     _wait_for(lambda: set(loggers(url).values()) == {"trace"}, proc)
+    # the levels are set a moment before capture says so: wait for its line, so that the
+    # signal below lands in the stream, not between the two
+    assert "every logger to trace" in proc.stderr.readline()
     os.kill(envoy.pid, signal.SIGSTOP)  # the restore will wait on a frozen proxy
     try:
         proc.send_signal(signal.SIGTERM)
-        proc.stderr.readline()  # "capture: every logger to trace ..."
         assert "stopped by SIGTERM" in proc.stderr.readline()
         proc.send_signal(signal.SIGTERM)
         _out, err = proc.communicate(timeout=30)
