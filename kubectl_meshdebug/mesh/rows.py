@@ -161,8 +161,10 @@ def _single_cluster(inline: dict[str, Any]) -> str:
     routes = vhosts[0].get("routes") if isinstance(vhosts[0].get("routes"), list) else []
     if len(routes) != 1 or not isinstance(routes[0], dict):
         return ""
-    match = routes[0].get("match") or {}
+    match = routes[0].get("match") if isinstance(routes[0].get("match"), dict) else None
     action = routes[0].get("route") if isinstance(routes[0].get("route"), dict) else {}
+    if match is None:
+        return ""
     if match.get("prefix") in ("/", None) and not match.get("headers") and \
             isinstance(action.get("cluster"), str) and set(match) <= {"prefix",
                                                                      "case_sensitive"}:
@@ -172,10 +174,12 @@ def _single_cluster(inline: dict[str, Any]) -> str:
 
 def _inline_matches(inline: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
-    for vhost in inline.get("virtual_hosts") or []:
-        for route in (vhost.get("routes") or []) if isinstance(vhost, dict) else []:
-            if isinstance(route, dict):
-                out.append(route.get("match") or {})
+    vhosts = inline.get("virtual_hosts")
+    for vhost in vhosts if isinstance(vhosts, list) else []:
+        routes = vhost.get("routes") if isinstance(vhost, dict) else None
+        for route in routes if isinstance(routes, list) else []:
+            if isinstance(route, dict) and isinstance(route.get("match"), dict):
+                out.append(route["match"])
     return out
 
 

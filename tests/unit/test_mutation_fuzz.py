@@ -216,3 +216,29 @@ def test_the_story_logs_parse(tmp_path):
     for story in sorted(stories.glob("*.txt")):
         result = run("logs", "--log-file", story, "--explain")
         assert result.code == 0, (story.name, result.err)
+
+
+def test_inline_route_match_of_the_wrong_type(tmp_path):
+    """Found by the fuzzer in CI (seed 8025): an inline route whose `match` is `true`
+    crashed `listeners`; the chain is listed, its inline route not named."""
+    doc = json.loads((DATA / "istio" / "config_dump" / "sidecar" /
+                      "ratings-v1-bookinfo-istio1.2.json").read_text())
+    changed = 0
+    stack: list[Any] = [doc]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if "route_config" in node and isinstance(node["route_config"], dict):
+                for vhost in node["route_config"].get("virtual_hosts") or []:
+                    for route in vhost.get("routes") or []:
+                        route["match"] = True
+                        changed += 1
+            stack.extend(v for v in node.values() if isinstance(v, (dict, list)))
+        elif isinstance(node, list):
+            stack.extend(node)
+    assert changed
+    path = tmp_path / "dump.json"
+    path.write_text(json.dumps(doc))
+    for args in (["listeners"], ["listeners", "-o", "json"], ["routes", "--inline"]):
+        result = run(*args, "--dump", path)
+        assert result.code == 0, (args, result.err)
