@@ -9,9 +9,16 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from kubectl_meshdebug.lab.mesh import LabMesh
 from kubectl_meshdebug.lab.scenarios import SCENARIOS
+
+# Property and fuzz tests explore new random inputs on every local run; CI replays a fixed
+# set (HYPOTHESIS_PROFILE=ci in .ci/run), so that what lands is judged on the same cases
+# every time. A case found locally gets its own regression test.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 def send(mesh: LabMesh, host: str, port: int = 8000, path: str = "/get",
