@@ -28,7 +28,6 @@ from kubectl_meshdebug.mesh.correlate import owning_config
 from kubectl_meshdebug.mesh.names import parse_cluster_name
 
 HOPS = ("client", "listener", "route", "cluster", "endpoints", "server", "app")
-MARKS = ("ok", "broken", "unknown")
 
 # The hop each finding is about. A finding about a pod (proxy-not-ready,
 # proxy-config-rejected, sidecar-missing) goes to the client or the server hop by its
@@ -154,11 +153,7 @@ def _client_hop(ctx: Why503Context) -> Hop:
 
 
 def _protocol(chain: FilterChainInfo) -> str:
-    if "envoy.filters.network.http_connection_manager" in chain.filters:
-        return "HTTP"
-    if "envoy.filters.network.tcp_proxy" in chain.filters:
-        return "TCP"
-    return "other"
+    return chain.protocol or "other"
 
 
 def _listener_hop(ctx: Why503Context) -> Hop:

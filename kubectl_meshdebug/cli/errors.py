@@ -100,8 +100,7 @@ def errors(ctx: click.Context, pods: tuple[str, ...], selector: str | None,
                                f"{failed[0][0]}: {failed[0][1].one_line()}")
     ranked = edges.ranked(failing_only=not show_all)
     _read_logs(rt, [e for e in ranked if e.failures][:LOG_EDGES], logs, log_files, tail)
-    read = len(proxies) - sum(1 for r in results if isinstance(r, MeshdebugError))
-    doc = _document(ranked, results, failed, read, window)
+    doc = _document(ranked, results, failed, window)
     _print(rt, doc, window)
     failing = any(e.failures for e in ranked)
     return rt.sweep_exit(list(results) + [e for _, e in failed], failing)
@@ -110,28 +109,15 @@ def errors(ctx: click.Context, pods: tuple[str, ...], selector: str | None,
 def _select(rt: Runtime, pods: tuple[str, ...], selector: str | None
             ) -> tuple[list[Proxy], list[tuple[str, MeshdebugError]]]:
     """The sidecars to read; a pod that cannot be reached is a failed row, not the end."""
-    from kubectl_meshdebug.kube.selectors import parse_selector, selector_matches
-    from kubectl_meshdebug.kube.state import labels, meta
-    from kubectl_meshdebug.kube.targets import proxy_container
+    from kubectl_meshdebug.kube.state import meta
 
     if pods:
         if selector:
             raise UsageError("give pod names or -l/--selector, not both")
         return [rt.proxy(p) for p in pods], []
-    terms = parse_selector(selector) if selector else []
-    namespace = None if rt.settings.all_namespaces else rt.namespace
-    chosen = [p for p in rt.state().list("Pod", namespace)
-              if selector_matches(terms, labels(p))
-              and proxy_container(p, rt.settings.container) is not None]
-    if not chosen:
-        where = "any namespace" if namespace is None else f"namespace {namespace}"
-        raise UsageError(f"no pods with an {rt.settings.container} container "
-                         f"{'matching -l ' + selector + ' ' if selector else ''}in {where}",
-                         hint="use -A for every namespace" if namespace else None)
-    chosen.sort(key=lambda p: (str(meta(p).get("namespace", "")), str(meta(p).get("name", ""))))
     proxies: list[Proxy] = []
     failed: list[tuple[str, MeshdebugError]] = []
-    for pod in chosen:
+    for pod in rt.sidecar_pods(selector or "", hint="use -A for every namespace"):
         try:
             proxies.append(rt.proxy_for_pod(pod))
         except MeshdebugError as exc:
@@ -141,15 +127,12 @@ def _select(rt: Runtime, pods: tuple[str, ...], selector: str | None
 
 def _pod_of_ip(rt: Runtime) -> Any:
     from kubectl_meshdebug.kube.state import meta
+    from kubectl_meshdebug.mesh.correlate import pods_by_ip
 
     if not rt.has_cluster_view():
         return lambda ip: None
-    by_ip: dict[str, str] = {}
-    for pod in rt.state().list("Pod", None):
-        status = pod.get("status") if isinstance(pod.get("status"), dict) else {}
-        ip = status.get("podIP")
-        if isinstance(ip, str) and ip:
-            by_ip[ip] = f"{meta(pod).get('namespace')}/{meta(pod).get('name')}"
+    by_ip = {ip: f"{meta(pod).get('namespace')}/{meta(pod).get('name')}"
+             for ip, pod in pods_by_ip(rt.state()).items()}
     return by_ip.get
 
 
@@ -192,14 +175,14 @@ def _read_logs(rt: Runtime, worst: list[Edge], live: bool, files: tuple[str, ...
 
 
 def _document(ranked: list[Edge], results: list[Any], failed: list[tuple[str, MeshdebugError]],
-              read: int, window: float | None) -> dict[str, Any]:
+              window: float | None) -> dict[str, Any]:
     counted = [r for r in results if not isinstance(r, MeshdebugError)]
     return {
         "kind": "ErrorEdgeList",
         "window": None if window is None else f"{window:g}s",
         "counted": "since each proxy started" if window is None else f"in {window:g}s",
         "proxies": {
-            "read": read, "failed": [{"pod": label, "error": e.one_line()} for label, e in failed],
+            "read": len(counted), "failed": [{"pod": label, "error": e.one_line()} for label, e in failed],
             "with_cluster_stats": sum(1 for r in counted if r.clusters is not None),
             "with_istio_requests_total": sum(1 for r in counted if r.istio is not None),
         },

@@ -237,8 +237,9 @@ class Runtime:
             hint=f"run: kubectl meshdebug check-inject {m.get('name')} -n {namespace}",
         )
 
-    def proxies_by_selector(self, selector: str) -> list[Proxy]:
-        """Every pod matching -l in the namespace (or all with -A) that has a proxy."""
+    def sidecar_pods(self, selector: str, hint: str | None = None) -> list[dict[str, Any]]:
+        """Every pod matching -l in the namespace (or all with -A) that has a proxy, sorted
+        by namespace and name; none is a usage error (with `hint` when namespaced)."""
         from kubectl_meshdebug.kube.selectors import parse_selector, selector_matches
 
         terms = parse_selector(selector) if selector else []  # "" with -A: every proxy
@@ -249,9 +250,13 @@ class Runtime:
             where = "any namespace" if ns is None else f"namespace {ns}"
             what = f"match -l {selector} " if selector else ""
             raise UsageError(f"no pods with an {self.settings.container} container {what}"
-                             f"in {where}")
+                             f"in {where}", hint=hint if ns is not None else None)
         pods.sort(key=lambda p: (str(meta(p).get("namespace", "")), str(meta(p).get("name", ""))))
-        return [self.proxy_for_pod(p) for p in pods]
+        return pods
+
+    def proxies_by_selector(self, selector: str) -> list[Proxy]:
+        """Every pod matching -l in the namespace (or all with -A) that has a proxy."""
+        return [self.proxy_for_pod(p) for p in self.sidecar_pods(selector)]
 
     def proxies(self, targets: list[str], selector: str | None) -> list[Proxy]:
         if selector and targets:

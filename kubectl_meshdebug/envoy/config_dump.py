@@ -117,6 +117,15 @@ class FilterChainInfo:
     inline_routes: dict[str, Any] | None
     tcp_cluster: str
 
+    @property
+    def protocol(self) -> str:
+        """HTTP (an HTTP connection manager), TCP (a TCP proxy), or "" (neither)."""
+        if "envoy.filters.network.http_connection_manager" in self.filters:
+            return "HTTP"
+        if "envoy.filters.network.tcp_proxy" in self.filters:
+            return "TCP"
+        return ""
+
 
 @dataclass
 class ListenerRecord:
@@ -131,13 +140,7 @@ class ListenerRecord:
 
     @property
     def protocols(self) -> list[str]:
-        kinds = []
-        for chain in self.chains:
-            if "envoy.filters.network.http_connection_manager" in chain.filters:
-                kinds.append("HTTP")
-            elif "envoy.filters.network.tcp_proxy" in chain.filters:
-                kinds.append("TCP")
-        return sorted(set(kinds))
+        return sorted({chain.protocol for chain in self.chains} - {""})
 
 
 @dataclass

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
 
 from kubectl_meshdebug.envoy.admin import AdminClient
 from kubectl_meshdebug.envoy.istio_metrics import METRIC, RequestCount, parse_requests_total
@@ -108,8 +107,3 @@ def _cluster_stats(admin: AdminClient, names: set[str]) -> dict[str, dict[str, i
                 out.setdefault(cluster, {})[key] = stat.value
     return out
 
-
-def counters_summary(counters: ProxyCounters) -> dict[str, Any]:
-    """Which sources this proxy had (for the report's "read" section)."""
-    return {"clusters": True, "cluster_stats": counters.clusters is not None,
-            "istio_requests_total": counters.istio is not None}

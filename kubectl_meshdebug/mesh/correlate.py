@@ -32,6 +32,17 @@ def config_ref(path: str) -> str:
     return path
 
 
+def pods_by_ip(state: ClusterState) -> dict[str, Obj]:
+    """Every pod the state can list, by its podIP (how Envoy names a host)."""
+    out = {}
+    for pod in state.list("Pod"):
+        status = pod.get("status") if isinstance(pod.get("status"), dict) else {}
+        ip = status.get("podIP")
+        if isinstance(ip, str) and ip:
+            out[ip] = pod
+    return out
+
+
 @dataclass
 class SubsetInfo:
     name: str
@@ -66,13 +77,7 @@ class MeshContext:
 
     @cached_property
     def pods_by_ip(self) -> dict[str, Obj]:
-        out = {}
-        for pod in self.state.list("Pod"):
-            status = pod.get("status") if isinstance(pod.get("status"), dict) else {}
-            ip = status.get("podIP")
-            if isinstance(ip, str) and ip:
-                out[ip] = pod
-        return out
+        return pods_by_ip(self.state)
 
     @property
     def client_labels(self) -> dict[str, str] | None:

@@ -21,8 +21,6 @@ from kubectl_meshdebug.kube.state import meta
 from kubectl_meshdebug.mesh.names import fqdn_parts, parse_cluster_name
 from kubectl_meshdebug.mesh.workload import workload_name
 
-BASES = ("istio_requests_total", "cluster_stats", "host_counters")
-
 
 @dataclass
 class EdgeHost:

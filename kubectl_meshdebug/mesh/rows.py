@@ -194,12 +194,10 @@ def listener_rows(dump: ConfigDump) -> list[dict[str, Any]]:
                           "route_config": "", "inline_cluster": "", "inline_matches": [],
                           "tcp_cluster": "", "filters": []})
         for chain in rec.chains:
-            kind = ("HTTP" if "envoy.filters.network.http_connection_manager" in chain.filters
-                    else "TCP" if "envoy.filters.network.tcp_proxy" in chain.filters else "")
             inline = chain.inline_routes if isinstance(chain.inline_routes, dict) else None
             items.append({
                 **base, "chain": chain.name, "match": chain.match,
-                "chain_port": chain.match.get("destination_port"), "type": kind,
+                "chain_port": chain.match.get("destination_port"), "type": chain.protocol,
                 "tls_required": chain.tls_required,
                 "client_cert_required": chain.tls_client_cert_required,
                 "route_config": chain.route_config,

@@ -77,12 +77,18 @@ def test_second_capture_refuses_and_names_the_first(healthy_lab, url):
     assert loggers(url) == before  # not the first's debug levels as "before"
 
 
-def test_after_sigkill_loglevel_reset_restores_the_saved_levels(healthy_lab, url):
-    before = loggers(url)
-    proc = _start(healthy_lab, "--level", "trace")
+def _killed_capture(mesh: Any, url: str) -> subprocess.Popen[str]:
+    """A capture that set every logger to trace and was then SIGKILLed (nothing restored)."""
+    proc = _start(mesh, "--level", "trace")
     _wait_for(lambda: set(loggers(url).values()) == {"trace"}, proc)
     proc.kill()
     proc.communicate(timeout=30)
+    return proc
+
+
+def test_after_sigkill_loglevel_reset_restores_the_saved_levels(healthy_lab, url):
+    before = loggers(url)
+    proc = _killed_capture(healthy_lab, url)
     assert set(loggers(url).values()) == {"trace"}  # nothing could restore them
     result = run(*lab_args(healthy_lab), "loglevel", "sleep", "--reset")
     assert result.code == 0, result.err
@@ -94,10 +100,7 @@ def test_after_sigkill_loglevel_reset_restores_the_saved_levels(healthy_lab, url
 
 def test_after_sigkill_the_next_capture_restores_the_first_levels(healthy_lab, url):
     before = loggers(url)
-    proc = _start(healthy_lab, "--level", "trace")
-    _wait_for(lambda: set(loggers(url).values()) == {"trace"}, proc)
-    proc.kill()
-    proc.communicate(timeout=30)
+    proc = _killed_capture(healthy_lab, url)
     result = run(*lab_args(healthy_lab), "capture", "sleep", "--paths", "router:debug",
                  "--log-file", healthy_lab.client_log(), "--for", "0.5s")
     assert result.code == 0, result.err
