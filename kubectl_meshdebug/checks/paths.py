@@ -13,6 +13,7 @@ from kubectl_meshdebug.checks.routing import SUBSET_NO_PODS, VS_SUBSET_UNDEFINED
 from kubectl_meshdebug.checks.why503_context import Why503Context, entry_text
 from kubectl_meshdebug.kube.state import labels, ref
 from kubectl_meshdebug.mesh.correlate import owning_config
+from kubectl_meshdebug.mesh.protocol import TLS_PORTS
 from kubectl_meshdebug.mesh.sidecar import applicable_sidecar, egress_allows, egress_hosts
 
 SIDECAR_EGRESS_HIDES_HOST = FindingType(
@@ -84,6 +85,9 @@ def route_not_found(ctx: Why503Context) -> list[Finding]:
     http_chain = any(c.route_config or c.inline_routes for _, c in ctx.listener_chains)
     if ctx.listener_chains and not http_chain:
         return []  # a TCP port: routes do not apply
+    if (ctx.target.external and ctx.target.port in TLS_PORTS and ctx.listener_chains
+            and not any(c.catches_tls for _, c in ctx.listener_chains)):
+        return []  # TLS to a host outside the mesh takes the listener's non-HTTP chain
     present = [n for n in ctx.route_config_names if n in ctx.route_configs_present]
     if not ctx.listener_chains:
         rejected = any(isinstance(v, int) and v > 0 for v in

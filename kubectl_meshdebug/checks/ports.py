@@ -94,6 +94,11 @@ def port_protocol_mismatch_call(ctx: Why503Context) -> list[Finding]:
     if not offenders:
         return []
     http_listener = [name for name, chain in ctx.listener_chains if chain.route_config]
+    if http_listener and not any(chain.catches_tls for _, chain in ctx.listener_chains):
+        # istiod (1.2x and later) matches its HTTP chain on what http_inspector saw
+        # (http/1.1, h2c) and sends the rest, TLS included, through its default chain to
+        # PassthroughCluster: the port's name does not break TLS on this proxy
+        return []
     evidence = [Evidence(ref(svc), f"port {port.get('port')} name {port.get('name')!r} -> "
                                    f"{proto} (by {how})") for svc, port, proto, how in offenders]
     if http_listener:

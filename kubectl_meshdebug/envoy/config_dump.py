@@ -126,6 +126,18 @@ class FilterChainInfo:
             return "TCP"
         return ""
 
+    @property
+    def catches_tls(self) -> bool:
+        """An HTTP chain that a TLS ClientHello lands in: one that does not ask
+        http_inspector for a plaintext HTTP protocol (http/1.1, h2c), as istiod's outbound
+        HTTP chains have since 1.2x; TLS then takes another chain (istiod's default chain
+        to PassthroughCluster)."""
+        if self.protocol != "HTTP":
+            return False
+        wanted = self.match.get("application_protocols") if isinstance(self.match, dict) else None
+        return not (isinstance(wanted, list) and wanted and
+                    all(p in ("http/1.1", "h2c", "http/1.0") for p in wanted))
+
 
 @dataclass
 class ListenerRecord:

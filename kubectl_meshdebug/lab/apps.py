@@ -87,3 +87,24 @@ def _response(status: int, body: bytes, ctype: str = "text/plain") -> bytes:
     reason = {200: "OK", 500: "Internal Server Error"}.get(status, "Status")
     return (f"HTTP/1.1 {status} {reason}\r\nContent-Type: {ctype}\r\n"
             f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve one app in the foreground: how a pod of the test cluster's real mesh runs it
+    (`python -m kubectl_meshdebug.lab.apps BEHAVIOUR PORT NAME`, inside the pod's network
+    namespace)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m kubectl_meshdebug.lab.apps")
+    parser.add_argument("behaviour", choices=BEHAVIOURS)
+    parser.add_argument("port", type=int)
+    parser.add_argument("name")
+    parser.add_argument("--bind", default="0.0.0.0")
+    args = parser.parse_args(argv)
+    server = AppServer((args.bind, args.port), args.behaviour, args.name)
+    print(f"{args.name}: {args.behaviour} app on {args.bind}:{args.port}", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

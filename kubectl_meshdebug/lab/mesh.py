@@ -136,6 +136,11 @@ class LabMesh:
         """Where the client's outbound listener for PORT is bound (iptables would capture)."""
         return self.client.ip, bind_port(port)
 
+    def client_target(self, host: str, port: int) -> tuple[str, int]:
+        """Where the client app connects to reach HOST on PORT: here, straight to the
+        client sidecar's listener for the port (no iptables on loopback)."""
+        return self.client_listener(port)
+
     # config ----------------------------------------------------------------------------
     def _write(self, name: str, doc: dict[str, Any]) -> Path:
         path = self.workdir / name

@@ -1,11 +1,18 @@
 """Drive the test cluster by hand.
 
     python -m tests.cluster build                 # build or reuse the binaries, print where
-    python -m tests.cluster up DIR [--scenario S] # start it (and a lab scenario), detached
+    python -m tests.cluster up DIR [--scenario S] # start it (and a scenario), return when ready
     python -m tests.cluster down DIR              # stop everything `up` started
 
+`up` starts etcd, kube-apiserver, kube-controller-manager, labnode and, as root, istiod
+with the scenario's pods in their own network namespaces (a real mesh: tests/cluster/
+istiomesh.py); it returns once the sidecars are in sync and the scenario's calls were
+sent, leaving everything running in the background. Without root it falls back to the
+loopback lab (hand-rendered Envoy config) and stays in the foreground.
+
 After `up`, `export KUBECONFIG=DIR/kubeconfig` (cluster admin) or DIR/kubeconfig-alice
-(a user whose rights end at namespace foo), and `kubectl meshdebug ...` works against it.
+(a user whose rights end at namespace foo), and `kubectl meshdebug ...` works against it
+(with the venv's bin on PATH, where pip put kubectl-meshdebug).
 """
 
 from __future__ import annotations
@@ -22,6 +29,64 @@ from tests.cluster.build import BuildError, ensure_binaries
 
 
 def _up(workdir: Path, scenario: str | None) -> int:
+    from kubectl_meshdebug.lab.scenarios import SCENARIOS
+    from tests.cluster.network import missing_tools
+
+    if scenario and scenario not in SCENARIOS:
+        print(f"unknown scenario {scenario!r}; one of {', '.join(SCENARIOS)}", file=sys.stderr)
+        return 2
+    if (workdir / "pids.json").exists():
+        print(f"{workdir} already runs a cluster: `python -m tests.cluster down {workdir}` "
+              "first", file=sys.stderr)
+        return 2
+    reason = missing_tools()
+    if reason is None:
+        return _up_mesh(workdir, scenario)
+    print(f"no real mesh here ({reason}): the loopback lab instead", file=sys.stderr)
+    return _up_lab(workdir, scenario)
+
+
+def _up_mesh(workdir: Path, scenario: str | None) -> int:
+    """Control plane, istiod and the scenario's pods; detached once ready."""
+    from kubectl_meshdebug.lab.scenarios import SCENARIOS
+    from tests.cluster.build import ensure_istio
+    from tests.cluster.controlplane import ControlPlane
+    from tests.cluster.istiomesh import IstioMesh
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    istio = ensure_istio()
+    cp = ControlPlane(workdir, ensure_binaries(), crds=istio / "crd-all.gen.yaml",
+                      pilot_agent=istio / "pilot-agent")
+    mesh = IstioMesh(cp, istio)
+    try:
+        _step("control plane", cp.start)
+        _step("istiod", mesh.start)
+        if scenario:
+            sc = SCENARIOS[scenario]
+            _step(f"scenario {scenario}", lambda: mesh.load(sc.build()))
+            _step("traffic", lambda: mesh.drive(sc))
+    except BaseException as exc:
+        mesh.stop()
+        cp.stop()
+        if isinstance(exc, KeyboardInterrupt):
+            return 130
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    pids = {name: proc.pid for name, proc in cp.procs.items()}
+    pids.update(mesh.network.holder_pids())
+    (workdir / "pids.json").write_text(json.dumps(pids, indent=1))
+    print(f"cluster up: export KUBECONFIG={workdir / 'kubeconfig'}")
+    return 0
+
+
+def _step(what: str, fn: callable) -> None:
+    started = time.monotonic()
+    print(f"starting {what} ...", file=sys.stderr, flush=True)
+    fn()
+    print(f"  {what} ready in {time.monotonic() - started:.1f}s", file=sys.stderr, flush=True)
+
+
+def _up_lab(workdir: Path, scenario: str | None) -> int:
     from tests.cluster.controlplane import ControlPlane
     from tests.cluster.labcluster import LabCluster
 
@@ -31,11 +96,6 @@ def _up(workdir: Path, scenario: str | None) -> int:
     if scenario:
         from kubectl_meshdebug.lab.scenarios import SCENARIOS
 
-        if scenario not in SCENARIOS:
-            cp.stop()
-            print(f"unknown scenario {scenario!r}; one of {', '.join(SCENARIOS)}",
-                  file=sys.stderr)
-            return 2
         sc = SCENARIOS[scenario]
         mesh = sc.build()
         mesh.workdir = workdir / "lab"
@@ -71,12 +131,15 @@ def _down(workdir: Path) -> int:
             os.killpg(pid, signal.SIGTERM)
         except (ProcessLookupError, PermissionError):
             continue
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 5
+    while any(_alive(pid) for pid in pids.values()) and time.monotonic() < deadline:
+        time.sleep(0.05)
     for name, pid in pids.items():
-        while _alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
         if _alive(pid):
-            os.killpg(pid, signal.SIGKILL)
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         print(f"stopped {name}")
     path.unlink()
     return 0

@@ -1,11 +1,16 @@
 """Build the test cluster's binaries from the Go module proxy, once per machine.
 
-kube-apiserver, kubectl (k8s.io/kubernetes) and etcd (go.etcd.io/etcd/server/v3) at the
-versions go.mod pins, plus labnode (the kubelet stand-in of this folder). They land in a
-cache outside the checkout, keyed by everything that decides their bytes (go.mod, go.sum,
-labnode's sources, the Go version), so a second run on the machine starts in seconds. A
-build goes to a temporary folder and is renamed into place under a lock, so concurrent
-test runs never see half a cache.
+Two sets, each from its own Go module and cached on its own:
+- the cluster (this folder's go.mod): kube-apiserver, kube-controller-manager, kubectl
+  (k8s.io/kubernetes), etcd (go.etcd.io/etcd/server/v3) and labnode (the kubelet stand-in);
+- Istio (../istio/go.mod): pilot-discovery (istiod), pilot-agent and istioctl from
+  istio.io/istio at the pinned commit, with that commit's CRDs and Envoy bootstrap template.
+
+They land in a cache outside the checkout, keyed by everything that decides their bytes
+(go.mod, go.sum, labnode's sources, the Go version), so a second run on the machine starts
+in seconds. A build goes to a temporary folder and is renamed into place under a lock, so
+concurrent test runs never see half a cache. A cold build takes about 10 minutes on 2
+cores and leaves about 3 GB in Go's module and build caches (~/go/pkg/mod, ~/.cache/go-build).
 """
 
 from __future__ import annotations
@@ -22,7 +27,12 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BINARIES = ("kube-apiserver", "kubectl", "etcd", "labnode")
+ISTIO_MODULE = HERE.parent / "istio"
+BINARIES = ("kube-apiserver", "kube-controller-manager", "kubectl", "etcd", "labnode")
+ISTIO_BINARIES = ("pilot-discovery", "pilot-agent", "istioctl")
+# Files of the istio.io/istio module kept beside its binaries (relative to the module).
+ISTIO_FILES = {"crd-all.gen.yaml": "manifests/charts/base/files/crd-all.gen.yaml",
+               "envoy_bootstrap.json": "tools/packaging/common/envoy_bootstrap.json"}
 
 
 class BuildError(RuntimeError):
@@ -50,9 +60,24 @@ def cache_root() -> Path:
     return Path(base) / "kubectl-meshdebug" / "cluster"
 
 
-def cache_key(go: str) -> str:
+def istio_version() -> str:
+    """The istio.io/istio pseudo-version ../istio/go.mod pins."""
+    text = (ISTIO_MODULE / "go.mod").read_text()
+    match = re.search(r"^\s*istio\.io/istio (v\S+)", text, re.M)
+    if not match:
+        raise BuildError("tests/istio/go.mod does not require istio.io/istio")
+    return match.group(1)
+
+
+def istio_release() -> str:
+    """What `istioctl version` reports for the pinned commit: master of that day, which
+    became Istio 1.31 (1.31-alpha.<commit>)."""
+    return "1.31-alpha." + istio_version().rsplit("-", 1)[1][:12]
+
+
+def cache_key(go: str, module: Path = HERE) -> str:
     digest = hashlib.sha256()
-    sources = [HERE / "go.mod", HERE / "go.sum", *sorted((HERE / "labnode").glob("*.go"))]
+    sources = [module / "go.mod", module / "go.sum", *sorted((module / "labnode").glob("*.go"))]
     for path in sources:
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     version = subprocess.run([go, "version"], capture_output=True, text=True, check=True)
@@ -70,58 +95,123 @@ def _version_flags(version: str) -> str:
     return " ".join(flags)
 
 
+def _go_env() -> dict[str, str]:
+    return dict(os.environ, CGO_ENABLED="0", GOTOOLCHAIN="local",
+                GOFLAGS="-trimpath -mod=readonly -buildvcs=false")
+
+
 def _build(go: str, out: Path, log: callable) -> None:
-    env = dict(os.environ, CGO_ENABLED="0", GOTOOLCHAIN="local",
-               GOFLAGS="-trimpath -mod=readonly -buildvcs=false")
+    env = _go_env()
     version = kubernetes_version()
     stamped = f"-s -w {_version_flags(version)}"
     targets = [
         ("kube-apiserver", "k8s.io/kubernetes/cmd/kube-apiserver", stamped),
+        ("kube-controller-manager", "k8s.io/kubernetes/cmd/kube-controller-manager", stamped),
         ("kubectl", "k8s.io/kubernetes/cmd/kubectl", stamped),
         ("etcd", "go.etcd.io/etcd/server/v3", "-s -w"),
         ("labnode", "./labnode", "-s -w"),
     ]
     log(f"downloading Go modules for kubernetes {version} (first run on this machine only)")
-    _run([go, "mod", "download"], env, log)
+    _run([go, "mod", "download"], env, log, HERE)
     for name, package, ldflags in targets:
-        started = time.monotonic()
-        log(f"building {name} ...")
-        _run([go, "build", "-ldflags", ldflags, "-o", str(out / name), package], env, log)
-        log(f"built {name} in {time.monotonic() - started:.0f}s")
+        _go_build(go, name, ["-ldflags", ldflags, "-o", str(out / name), package], env, log, HERE)
 
 
-def _run(argv: list[str], env: dict[str, str], log: callable) -> None:
-    result = subprocess.run(argv, cwd=HERE, env=env, capture_output=True, text=True)
+def _build_istio(go: str, out: Path, log: callable) -> None:
+    """istiod, pilot-agent and istioctl with the build tags of Istio's Makefile, stamped
+    with the version `istioctl version` reports; then the module's CRDs and bootstrap."""
+    env = _go_env()
+    version = istio_version()
+    ldflags = f"-s -w -X istio.io/istio/pkg/version.buildVersion={istio_release()}"
+    log(f"downloading Go modules for istio.io/istio {version} (first run on this machine only)")
+    _run([go, "mod", "download"], env, log, ISTIO_MODULE)
+    targets = [
+        ("pilot-agent", "agent,disable_pgv,grpcnotrace,retrynotrace",
+         "istio.io/istio/pilot/cmd/pilot-agent"),
+        ("pilot-discovery", "vtprotobuf,disable_pgv", "istio.io/istio/pilot/cmd/pilot-discovery"),
+        ("istioctl", "vtprotobuf,disable_pgv", "istio.io/istio/istioctl/cmd/istioctl"),
+    ]
+    for name, tags, package in targets:
+        _go_build(go, name, ["-tags", tags, "-ldflags", ldflags, "-o", str(out / name), package],
+                  env, log, ISTIO_MODULE)
+    found = subprocess.run([go, "list", "-m", "-f", "{{.Dir}}", "istio.io/istio"],
+                           cwd=ISTIO_MODULE, env=env, capture_output=True, text=True)
+    source = Path(found.stdout.strip())
+    if found.returncode != 0 or not source.is_dir():
+        raise BuildError(f"go list -m istio.io/istio failed: {found.stderr.strip()[-300:]}")
+    for name, relative in ISTIO_FILES.items():
+        shutil.copyfile(source / relative, out / name)
+
+
+def _go_build(go: str, name: str, args: list[str], env: dict[str, str], log: callable,
+              cwd: Path) -> None:
+    """One `go build`, saying every 30 s that it is still going (a cold kube-apiserver or
+    pilot-discovery takes minutes on 2 cores, and silence looks like a hang)."""
+    import threading
+
+    started = time.monotonic()
+    log(f"building {name} ...")
+    done = threading.Event()
+
+    def heartbeat() -> None:
+        while not done.wait(30):
+            log(f"  still building {name} ({time.monotonic() - started:.0f}s)")
+
+    ticker = threading.Thread(target=heartbeat, daemon=True)
+    ticker.start()
+    try:
+        _run([go, "build", *args], env, log, cwd)
+    finally:
+        done.set()
+    log(f"built {name} in {time.monotonic() - started:.0f}s")
+
+
+def _run(argv: list[str], env: dict[str, str], log: callable, cwd: Path) -> None:
+    result = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True)
     if result.returncode != 0:
         tail = (result.stderr or result.stdout).strip().splitlines()[-15:]
         raise BuildError(f"{' '.join(argv[:3])} failed:\n" + "\n".join(tail))
 
 
+def _default_log(msg: str) -> None:
+    print(f"[cluster] {msg}", file=sys.stderr, flush=True)
+
+
 def ensure_binaries(log: callable | None = None) -> Path:
     """The folder holding BINARIES, building them first if this machine lacks them."""
-    log = log or (lambda msg: print(f"[cluster] {msg}", file=sys.stderr, flush=True))
+    return _ensure("cluster", HERE, BINARIES, _build, log or _default_log)
+
+
+def ensure_istio(log: callable | None = None) -> Path:
+    """The folder holding ISTIO_BINARIES and ISTIO_FILES, built on first use."""
+    return _ensure("istio", ISTIO_MODULE, ISTIO_BINARIES + tuple(ISTIO_FILES), _build_istio,
+                   log or _default_log)
+
+
+def _ensure(kind: str, module: Path, names: tuple[str, ...], build: callable,
+            log: callable) -> Path:
     go = go_command()
     if go is None:
         raise BuildError("go is not on PATH: the cluster tests build kube-apiserver with it")
-    root = cache_root()
-    target = root / cache_key(go)
-    if all((target / name).exists() for name in BINARIES):
+    root = cache_root() if kind == "cluster" else cache_root().parent / kind
+    target = root / cache_key(go, module)
+    if all((target / name).exists() for name in names):
         return target
     root.mkdir(parents=True, exist_ok=True)
     with open(root / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if all((target / name).exists() for name in BINARIES):
+        if all((target / name).exists() for name in names):
             return target
         started = time.monotonic()
         tmp = Path(tempfile.mkdtemp(prefix="build-", dir=root))
         try:
-            _build(go, tmp, log)
+            build(go, tmp, log)
             if target.exists():
                 shutil.rmtree(target)
             os.replace(tmp, target)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-        log(f"cluster binaries ready in {time.monotonic() - started:.0f}s: {target}")
+        log(f"{kind} binaries ready in {time.monotonic() - started:.0f}s: {target}")
         _prune(root, keep=target)
     return target
 

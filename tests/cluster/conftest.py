@@ -18,7 +18,7 @@ import pytest
 
 from kubectl_meshdebug.lab.mesh import LabMesh
 from kubectl_meshdebug.lab.scenarios import SCENARIOS
-from tests.cluster.build import BuildError, ensure_binaries, go_command
+from tests.cluster.build import BuildError, ensure_binaries, ensure_istio, go_command
 from tests.cluster.controlplane import ControlPlane
 from tests.cluster.labcluster import LabCluster
 
@@ -46,9 +46,11 @@ def control_plane(tmp_path_factory: pytest.TempPathFactory,
     try:
         with _uncaptured(request):
             binaries = ensure_binaries()
+            istio = ensure_istio()
     except BuildError as exc:
         _unavailable(f"the cluster binaries could not be built: {exc}")
-    cp = ControlPlane(tmp_path_factory.mktemp("cluster"), binaries).start()
+    cp = ControlPlane(tmp_path_factory.mktemp("cluster"), binaries,
+                      crds=istio / "crd-all.gen.yaml", pilot_agent=istio / "pilot-agent").start()
     try:
         yield cp
     finally:
@@ -58,6 +60,35 @@ def control_plane(tmp_path_factory: pytest.TempPathFactory,
 @pytest.fixture(scope="session")
 def lab_cluster(control_plane: ControlPlane) -> LabCluster:
     return LabCluster(control_plane)
+
+
+@pytest.fixture(scope="session")
+def istio_mesh(control_plane: ControlPlane, lab_cluster: LabCluster) -> Iterator[Any]:
+    """istiod on the session's control plane; scenarios' pods come and go on it
+    (tests/cluster/istiomesh.py). Needs root for the pods' network namespaces."""
+    from tests.cluster.istiomesh import IstioMesh
+    from tests.cluster.network import missing_tools
+
+    reason = missing_tools()
+    if reason:
+        _unavailable(f"no real mesh here: {reason}")
+    mesh = IstioMesh(control_plane, ensure_istio(), lab_cluster).start()
+    try:
+        yield mesh
+    finally:
+        mesh.stop()
+
+
+@pytest.fixture(scope="module")
+def in_mesh(istio_mesh: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """The module's SCENARIO (default healthy) on the real mesh, its calls sent."""
+    scenario = SCENARIOS[getattr(request.module, "SCENARIO", "healthy")]
+    istio_mesh.load(scenario.build())
+    try:
+        istio_mesh.drive(scenario)
+        yield istio_mesh
+    finally:
+        istio_mesh.unload()
 
 
 @dataclass

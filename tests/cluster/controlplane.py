@@ -1,11 +1,14 @@
-"""A real Kubernetes control plane on loopback: etcd, kube-apiserver and labnode.
+"""A real Kubernetes control plane on loopback: etcd, kube-apiserver, the controllers
+and labnode.
 
 Built from the Go module proxy (build.py), started with RBAC on and certificates made
 here, with a Node whose kubelet is labnode, Istio's CRDs installed, and kubeconfigs for
 the cluster admin and for namespace-scoped users who authenticate the ways users do: a
 client certificate (alice), a bearer token (bob) and an exec credential plugin (carol).
-No scheduler and no controllers: the harness creates pods already bound to the node and
-writes their status itself, as a kubelet would.
+kube-controller-manager runs the controllers a mesh depends on (EndpointSlices and
+Endpoints from pods, ServiceAccounts and their tokens, namespace deletion, garbage
+collection). No scheduler: the harness creates pods already bound to the node and writes
+their status itself, as a kubelet would.
 """
 
 from __future__ import annotations
@@ -26,6 +29,10 @@ import yaml
 from tests.cluster.kubeapi import ApiError, KubeApi
 
 CRDS = Path(__file__).resolve().parents[1] / "data" / "istio" / "crds" / "crd-all.gen.yaml"
+# What kube-controller-manager runs here: what Services, pods and namespaces need.
+CONTROLLERS = ("endpoint", "endpointslice", "endpointslicemirroring", "serviceaccount",
+               "serviceaccount-token", "namespace", "garbagecollector",
+               "root-ca-cert-publisher")
 NODE = "mesh-node"
 USERS_GROUP = "meshdebug-users"
 READERS_GROUP = "meshdebug-readers"
@@ -56,6 +63,28 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def stop_processes(procs: list[subprocess.Popen[bytes]], grace: float = 5) -> None:
+    """SIGTERM to each process group (resumed first: a test may have paused one), then
+    SIGKILL to what is left after `grace` seconds in all."""
+    live = [p for p in procs if p.poll() is None]
+    for proc in live:
+        try:
+            os.killpg(proc.pid, signal.SIGCONT)
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + grace
+    for proc in live:
+        try:
+            proc.wait(timeout=max(0.05, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait(timeout=10)
+
+
 def _b64(path: Path) -> str:
     return base64.b64encode(path.read_bytes()).decode()
 
@@ -63,9 +92,12 @@ def _b64(path: Path) -> str:
 class ControlPlane:
     """Start with `start()`, always `stop()`; `workdir` keeps certificates, logs, kubeconfigs."""
 
-    def __init__(self, workdir: Path, binaries: Path) -> None:
+    def __init__(self, workdir: Path, binaries: Path, crds: Path = CRDS,
+                 pilot_agent: Path | None = None) -> None:
         self.workdir = Path(workdir)
         self.bin = Path(binaries)
+        self.crds = crds
+        self.pilot_agent = pilot_agent
         self.pki = self.workdir / "pki"
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.ports = {"etcd": free_port(), "etcd-peer": free_port(), "apiserver": free_port(),
@@ -123,22 +155,43 @@ class ControlPlane:
         ])
         self.api = KubeApi("127.0.0.1", self.ports["apiserver"], pki)
         self._wait_ready(90)
-        self._spawn("labnode", [
+        admin = self.write_kubeconfigs()["admin"]
+        self._spawn("kube-controller-manager", [
+            str(self.bin / "kube-controller-manager"), f"--kubeconfig={admin}",
+            f"--authentication-kubeconfig={admin}", f"--authorization-kubeconfig={admin}",
+            "--bind-address=127.0.0.1", "--secure-port=0", "--leader-elect=false",
+            f"--controllers={','.join(CONTROLLERS)}",
+            f"--service-account-private-key-file={pki / 'sa.key'}",
+            f"--root-ca-file={pki / 'ca.crt'}", "--concurrent-endpoint-syncs=10",
+            "--concurrent-service-endpoint-syncs=10", "--v=0",
+        ])
+        labnode = [
             str(self.bin / "labnode"), "kubelet",
             f"--listen=127.0.0.1:{self.ports['kubelet']}",
             f"--tls-cert={pki / 'kubelet.crt'}", f"--tls-key={pki / 'kubelet.key'}",
-            f"--kubeconfig={self.write_kubeconfigs()['admin']}",
+            f"--kubeconfig={admin}",
             f"--shims={self._shims()}", f"--exec-log={self.exec_log}",
-        ])
+        ]
+        if self.pilot_agent is not None:
+            labnode.append(f"--pilot-agent={self.pilot_agent}")
+        self._spawn("labnode", labnode)
         self._bootstrap()
 
     def _spawn(self, name: str, argv: list[str]) -> None:
-        log = open(self.workdir / "logs" / f"{name}.log", "ab")  # noqa: SIM115
-        env = {k: v for k, v in os.environ.items()
-               if k.lower() not in ("http_proxy", "https_proxy", "all_proxy")}
-        self.procs[name] = subprocess.Popen(argv, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
-                                            env=env, start_new_session=True)
+        self.spawn(name, argv, self.workdir / "logs" / f"{name}.log")
+
+    def spawn(self, name: str, argv: list[str], log_path: Path,
+              env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.Popen[bytes]:
+        """Start a process of the cluster in its own process group, output to log_path;
+        stop() (and `down`) stop it with the rest."""
+        log = open(log_path, "ab")  # noqa: SIM115
+        base = {k: v for k, v in os.environ.items()
+                if k.lower() not in ("http_proxy", "https_proxy", "all_proxy")}
+        proc = subprocess.Popen(argv, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+                                env={**base, **(env or {})}, cwd=cwd, start_new_session=True)
         log.close()
+        self.procs[name] = proc
+        return proc
 
     def _check_alive(self) -> None:
         for name, proc in self.procs.items():
@@ -186,19 +239,12 @@ class ControlPlane:
         return shims
 
     def stop(self) -> None:
-        for name in ("labnode", "kube-apiserver", "etcd"):
-            proc = self.procs.get(name)
-            if proc is None or proc.poll() is not None:
-                continue
-            try:
-                os.killpg(proc.pid, signal.SIGCONT)  # a test may have paused it
-                os.killpg(proc.pid, signal.SIGTERM)
-                proc.wait(timeout=10)
-            except ProcessLookupError:
-                continue
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
+        """Stop every process started here: all asked at once, the API server and etcd
+        last, so that nothing waits on another's slow exit one by one."""
+        late = [n for n in ("kube-apiserver", "etcd") if n in self.procs]
+        early = [n for n in self.procs if n not in late]
+        for names in (early, late):
+            stop_processes([self.procs[n] for n in names])
         self.procs.clear()
 
     def pause_apiserver(self) -> None:
@@ -223,7 +269,7 @@ class ControlPlane:
             },
         })
         names = []
-        for doc in yaml.load_all(CRDS.read_text(), Loader=getattr(yaml, "CSafeLoader",
+        for doc in yaml.load_all(self.crds.read_text(), Loader=getattr(yaml, "CSafeLoader",
                                                                      yaml.SafeLoader)):
             if doc and doc.get("kind") == "CustomResourceDefinition":
                 self.api.ensure(doc)

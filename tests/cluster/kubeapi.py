@@ -40,6 +40,10 @@ RESOURCES: dict[str, tuple[str, str, bool]] = {
     "Sidecar": ("/apis/networking.istio.io/v1", "sidecars", True),
     "Gateway": ("/apis/networking.istio.io/v1", "gateways", True),
     "PeerAuthentication": ("/apis/security.istio.io/v1", "peerauthentications", True),
+    "AuthorizationPolicy": ("/apis/security.istio.io/v1", "authorizationpolicies", True),
+    "EnvoyFilter": ("/apis/networking.istio.io/v1alpha3", "envoyfilters", True),
+    "EndpointSlice": ("/apis/discovery.k8s.io/v1", "endpointslices", True),
+    "Secret": ("/api/v1", "secrets", True),
 }
 
 
@@ -135,6 +139,18 @@ class KubeApi:
     def patch_status(self, kind: str, namespace: str, name: str, status: dict[str, Any]) -> None:
         self.request("PATCH", self.path(kind, namespace, name) + "/status", {"status": status},
                      content_type="application/merge-patch+json")
+
+    def token(self, namespace: str, service_account: str, audience: str,
+              pod: str | None = None, seconds: int = 3600) -> str:
+        """A projected service-account token, as the kubelet mounts for istio-token."""
+        spec: dict[str, Any] = {"audiences": [audience], "expirationSeconds": seconds}
+        if pod is not None:
+            uid = self.get("Pod", namespace, pod)["metadata"]["uid"]
+            spec["boundObjectRef"] = {"apiVersion": "v1", "kind": "Pod", "name": pod, "uid": uid}
+        path = self.path("ServiceAccount", namespace, service_account) + "/token"
+        answer = self.request("POST", path, {"apiVersion": "authentication.k8s.io/v1",
+                                             "kind": "TokenRequest", "spec": spec})
+        return answer["status"]["token"]
 
     def wait_established(self, crd_names: list[str], timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout

@@ -19,7 +19,7 @@ from tests.cluster.controlplane import NODE, ControlPlane
 # What one scenario may leave behind that the next must not see.
 SCENARIO_KINDS = ["Pod", "Service", "DestinationRule", "VirtualService", "ServiceEntry",
                   "Sidecar", "PeerAuthentication", "Gateway", "Event", "ReplicaSet",
-                  "Deployment"]
+                  "Deployment", "EnvoyFilter", "AuthorizationPolicy"]
 LOG_ANNOTATION = "lab.meshdebug.io/log-file"
 PROGRAMS_ANNOTATION = "lab.meshdebug.io/programs"
 
@@ -64,12 +64,17 @@ class LabCluster:
         assert self.cp.api is not None
         return self.cp.api
 
-    def clear(self) -> None:
-        """Remove every object an earlier scenario put in."""
+    def clear(self, keep_pods: set[tuple[str, str]] = frozenset()) -> None:
+        """Remove every object an earlier scenario put in (but the pods in keep_pods)."""
         for namespace in sorted(self.namespaces):
             for kind in SCENARIO_KINDS:
                 for item in self.api.list(kind, namespace):
-                    self.api.delete(kind, namespace, item["metadata"]["name"])
+                    name = item["metadata"]["name"]
+                    if kind == "Pod" and (namespace, name) in keep_pods:
+                        continue
+                    if kind == "Service" and (namespace, name) == ("istio-system", "istiod"):
+                        continue
+                    self.api.delete(kind, namespace, name)
         self.api.delete("ConfigMap", "istio-system", "istio")
         for hook in self.api.list("MutatingWebhookConfiguration"):
             self.api.delete("MutatingWebhookConfiguration", None, hook["metadata"]["name"])
@@ -82,6 +87,15 @@ class LabCluster:
         self.clear()
         objects = [copy.deepcopy(o) for o in mesh.manifests() + list(extra or [])
                    if o.get("kind") != "Endpoints"]
+        self.create_objects(objects, user_namespaces=user_namespaces,
+                            create_pod=lambda pod: self._create_pod(
+                                mesh, pod, (programs or {}).get(pod["metadata"]["name"])))
+
+    def create_objects(self, objects: list[dict[str, Any]], *,
+                       user_namespaces: tuple[str, ...] = ("foo",),
+                       create_pod: Any = None) -> None:
+        """Namespaces first (with the users' rights where asked), then the rest, as
+        `kubectl apply` of the whole list would; pods through create_pod."""
         for obj in objects:
             if obj["kind"] == "Namespace":
                 name = obj["metadata"]["name"]
@@ -98,7 +112,7 @@ class LabCluster:
             if kind == "Namespace":
                 continue
             if kind == "Pod":
-                self._create_pod(mesh, obj, (programs or {}).get(obj["metadata"]["name"]))
+                create_pod(obj)
             elif kind == "ConfigMap":
                 self.api.replace(obj)
             else:

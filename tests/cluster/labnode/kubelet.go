@@ -33,15 +33,21 @@ const (
 	annotationLogFile = "lab.meshdebug.io/log-file"
 	// Comma-separated programs the istio-proxy image holds (default pilot-agent,curl).
 	annotationPrograms = "lab.meshdebug.io/programs"
-	proxyContainer     = "istio-proxy"
-	defaultPrograms    = "pilot-agent,curl"
+	// The pod's network namespace (/proc/PID/ns/net of its holder process): set for the
+	// real mesh's pods, whose containers run inside it; absent for loopback lab pods.
+	annotationNetns = "lab.meshdebug.io/netns"
+	// Per container: the file that container logs to (annotationLogFile + "." + name).
+	// A file beside it named NAME.previous is the previous instance's log (--previous).
+	proxyContainer  = "istio-proxy"
+	defaultPrograms = "pilot-agent,curl"
 )
 
 type node struct {
-	client  kubernetes.Interface
-	shims   string // folder with pilot-agent and curl links to this binary
-	execLog string // every exec's argv, one JSON line each, for the tests to read
-	mu      sync.Mutex
+	client     kubernetes.Interface
+	shims      string // folder with pilot-agent and curl links to this binary
+	pilotAgent string // the real pilot-agent, for pods of the real mesh
+	execLog    string // every exec's argv, one JSON line each, for the tests to read
+	mu         sync.Mutex
 }
 
 func runKubelet(args []string) error {
@@ -52,6 +58,7 @@ func runKubelet(args []string) error {
 	kubeconfig := fs.String("kubeconfig", "", "kubeconfig to read pods with")
 	shims := fs.String("shims", "", "folder holding the pilot-agent and curl links")
 	execLog := fs.String("exec-log", "", "append every exec's argv here (JSON lines)")
+	pilotAgent := fs.String("pilot-agent", "", "the real pilot-agent binary (real-mesh pods)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -60,11 +67,15 @@ func runKubelet(args []string) error {
 		return err
 	}
 	cfg.Timeout = 10 * time.Second
+	// A kubelet reads pods from its own cache; this one asks the API server on every
+	// exec, log and port-forward, so client-go's default limit (5/s, burst 10) would make
+	// every live command look several times slower than it is.
+	cfg.QPS, cfg.Burst = 500, 1000
 	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return err
 	}
-	n := &node{client: client, shims: *shims, execLog: *execLog}
+	n := &node{client: client, shims: *shims, pilotAgent: *pilotAgent, execLog: *execLog}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
 	mux.HandleFunc("/exec/", n.serveExec)
@@ -136,6 +147,9 @@ func (n *node) ExecInContainer(ctx context.Context, name, _ string, container st
 		}
 	}
 	base := filepath.Base(cmd[0])
+	if netns := pod.Annotations[annotationNetns]; netns != "" {
+		return n.execInPod(ctx, pod, netns, container, cmd, in, out, errOut)
+	}
 	if !programs[base] {
 		return fmt.Errorf("failed to exec in container: failed to start exec: OCI runtime exec "+
 			"failed: exec failed: unable to start container process: exec: %q: executable file "+
@@ -155,6 +169,63 @@ func (n *node) ExecInContainer(ctx context.Context, name, _ string, container st
 	c.Stdout = out
 	c.Stderr = errOut
 	err = c.Run()
+	var exitErr *exec.ExitError
+	if errors.As(err, &exitErr) {
+		return utilexec.CodeExitError{Err: err, Code: exitErr.ExitCode()}
+	}
+	return err
+}
+
+// execInPod runs the command inside the pod's network namespace, for istio-proxy with the
+// proxy's group 1337 (which Istio's iptables rules exempt from capture), with the real
+// programs: pilot-agent is Istio's, curl the host's.
+func (n *node) execInPod(ctx context.Context, pod *corev1.Pod, netns, container string, cmd []string,
+	in io.Reader, out, errOut io.WriteCloser) error {
+	programs := map[string]string{"curl": "/usr/bin/curl", "sh": "/bin/sh", "cat": "/bin/cat"}
+	if container == proxyContainer {
+		list, ok := pod.Annotations[annotationPrograms]
+		if !ok {
+			list = defaultPrograms
+		}
+		allowed := map[string]bool{}
+		for _, prog := range strings.Split(list, ",") {
+			allowed[strings.TrimSpace(prog)] = true
+		}
+		if n.pilotAgent != "" {
+			programs["pilot-agent"] = n.pilotAgent
+		}
+		for name := range programs {
+			if !allowed[name] {
+				delete(programs, name)
+			}
+		}
+	}
+	path, ok := programs[filepath.Base(cmd[0])]
+	if !ok {
+		return fmt.Errorf("failed to exec in container: failed to start exec: OCI runtime exec "+
+			"failed: exec failed: unable to start container process: exec: %q: executable file "+
+			"not found in $PATH: unknown", cmd[0])
+	}
+	argv := []string{"--net=" + netns}
+	if container == proxyContainer {
+		// group 1337, as the sidecar itself runs (istiomesh.py): Istio's rules exempt it
+		argv = append(argv, "--setgid=1337")
+	}
+	argv = append(append(argv, "--", path), cmd[1:]...)
+	c := exec.CommandContext(ctx, "nsenter", argv...)
+	c.Env = []string{
+		"PATH=/usr/local/bin:/usr/bin:/bin",
+		"INSTANCE_IP=" + pod.Status.PodIP,
+		"POD_NAME=" + pod.Name,
+		"POD_NAMESPACE=" + pod.Namespace,
+		"HOME=/tmp",
+	}
+	if in != nil {
+		c.Stdin = in
+	}
+	c.Stdout = out
+	c.Stderr = errOut
+	err := c.Run()
 	var exitErr *exec.ExitError
 	if errors.As(err, &exitErr) {
 		return utilexec.CodeExitError{Err: err, Code: exitErr.ExitCode()}
@@ -207,8 +278,15 @@ func (n *node) PortForward(ctx context.Context, name, _ string, port int32, stre
 	if err != nil {
 		return err
 	}
-	address := net.JoinHostPort(pod.Status.PodIP, strconv.Itoa(int(port)))
-	conn, err := net.DialTimeout("tcp", address, 5*time.Second)
+	// A pod of the real mesh: localhost inside its network namespace, as the kubelet's
+	// runtime dials it. A loopback lab pod: its address on the host.
+	netns := pod.Annotations[annotationNetns]
+	host := pod.Status.PodIP
+	if netns != "" {
+		host = "127.0.0.1"
+	}
+	address := net.JoinHostPort(host, strconv.Itoa(int(port)))
+	conn, err := dialIn(netns, address, 5*time.Second)
 	if err != nil {
 		return fmt.Errorf("failed to connect to localhost:%d inside namespace %q: %v", port, name, err)
 	}
@@ -244,19 +322,24 @@ func (n *node) serveLogs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	if q.Get("previous") == "true" {
-		http.Error(w, fmt.Sprintf("previous terminated container %q in pod %q not found", p[2], p[1]),
-			http.StatusBadRequest)
-		return
-	}
 	pod, err := n.pod(r.Context(), p[0], p[1])
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusNotFound)
 		return
 	}
-	path := ""
-	if p[2] == proxyContainer {
+	path := pod.Annotations[annotationLogFile+"."+p[2]]
+	if path == "" && p[2] == proxyContainer {
 		path = pod.Annotations[annotationLogFile]
+	}
+	if q.Get("previous") == "true" {
+		previous := path + ".previous"
+		if _, err := os.Stat(previous); path == "" || err != nil {
+			http.Error(w, fmt.Sprintf("previous terminated container %q in pod %q not found", p[2], p[1]),
+				http.StatusBadRequest)
+			return
+		}
+		path = previous
+		q.Set("follow", "false")
 	}
 	var data []byte
 	if path != "" {

@@ -6,6 +6,7 @@
 //
 //	labnode kubelet ...   the kubelet stand-in (HTTPS on loopback)
 //	labnode pki DIR       certificates and keys for a throwaway control plane
+//	labnode relay ...     listen inside the mesh's network namespace, connect out here
 //	pilot-agent ...       (argv[0]) Istio's `pilot-agent request` against the pod's Envoy
 //	curl ...              (argv[0]) the host's curl, with the pod's localhost mapped to its IP
 //
@@ -36,8 +37,10 @@ func main() {
 		os.Exit(runPilotAgent(args))
 	case "curl":
 		err = runCurl(args)
+	case "relay":
+		err = runRelay(args)
 	default:
-		err = fmt.Errorf("unknown command %q (kubelet, pki, pilot-agent, curl)", name)
+		err = fmt.Errorf("unknown command %q (kubelet, pki, relay, pilot-agent, curl)", name)
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
