@@ -63,6 +63,19 @@ class KubeApi:
 
     def request(self, method: str, path: str, body: Any = None,
                 content_type: str = "application/json", timeout: float = 30) -> Any:
+        """One call; a 429 (a starting API server, a CRD whose storage is still
+        initialising) is retried for up to 20 s, as client-go does."""
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                return self._request(method, path, body, content_type, timeout)
+            except ApiError as exc:
+                if exc.status != 429 or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
+    def _request(self, method: str, path: str, body: Any, content_type: str,
+                 timeout: float) -> Any:
         conn = http.client.HTTPSConnection(self.host, self.port, context=self.ssl,
                                            timeout=timeout)
         try:
