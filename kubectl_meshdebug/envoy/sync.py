@@ -44,7 +44,9 @@ class SyncStatus:
             return "DISCONNECTED"
         if self.warming_clusters or self.warming_listeners:
             return "WARMING"
-        return "SYNCED"
+        # the proxy accepted all it holds; whether that is what istiod last sent only
+        # istiod can say (cli/sync.py adds its side, SYNCED or STALE, when it can)
+        return "ACCEPTED"
 
     def to_dict(self) -> dict[str, Any]:
         return {**{k: v for k, v in self.__dict__.items()}, "verdict": self.verdict}

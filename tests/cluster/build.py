@@ -43,13 +43,18 @@ def go_command() -> str | None:
     return shutil.which("go")
 
 
+def required_version(module: Path, path: str) -> str:
+    """The version of `path` that module's go.mod requires."""
+    text = (module / "go.mod").read_text()
+    match = re.search(rf"^\s*{re.escape(path)} (v\S+)", text, re.M)
+    if not match:
+        raise BuildError(f"{module.name}/go.mod does not require {path}")
+    return match.group(1)
+
+
 def kubernetes_version() -> str:
     """The k8s.io/kubernetes version go.mod requires, e.g. v1.36.3."""
-    text = (HERE / "go.mod").read_text()
-    match = re.search(r"^\s*k8s\.io/kubernetes (v[0-9.]+)", text, re.M)
-    if not match:
-        raise BuildError("go.mod does not require k8s.io/kubernetes")
-    return match.group(1)
+    return required_version(HERE, "k8s.io/kubernetes")
 
 
 def cache_root() -> Path:
@@ -62,11 +67,7 @@ def cache_root() -> Path:
 
 def istio_version() -> str:
     """The istio.io/istio pseudo-version ../istio/go.mod pins."""
-    text = (ISTIO_MODULE / "go.mod").read_text()
-    match = re.search(r"^\s*istio\.io/istio (v\S+)", text, re.M)
-    if not match:
-        raise BuildError("tests/istio/go.mod does not require istio.io/istio")
-    return match.group(1)
+    return required_version(ISTIO_MODULE, "istio.io/istio")
 
 
 def istio_release() -> str:

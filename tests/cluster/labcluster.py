@@ -72,8 +72,9 @@ class LabCluster:
                     name = item["metadata"]["name"]
                     if kind == "Pod" and (namespace, name) in keep_pods:
                         continue
-                    if kind == "Service" and (namespace, name) == ("istio-system", "istiod"):
-                        continue
+                    if ((item["metadata"].get("labels") or {}).get("app") == "istiod"
+                            and namespace == "istio-system"):
+                        continue  # the real mesh's istiod (istiomesh.py) outlives scenarios
                     self.api.delete(kind, namespace, name)
         self.api.delete("ConfigMap", "istio-system", "istio")
         for hook in self.api.list("MutatingWebhookConfiguration"):

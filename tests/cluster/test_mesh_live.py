@@ -153,3 +153,39 @@ def test_sync_lists_the_proxies_istioctl_proxy_status_lists(scenario_on_mesh, co
     items = ours(control_plane, "sync", "-A")
     mine = {"{1}.{0}".format(*i["pod"].split("/")) for i in items}
     assert mine == theirs
+
+
+def test_sync_reads_both_sides(scenario_on_mesh, control_plane, istio_mesh):
+    """sync -A asks istiod what it sent, as istioctl proxy-status does: SYNCED where the
+    proxy acknowledged the last push of every type; a rejected push is a NACK with
+    istiod's reason, and the proxy's own counters say REJECTED."""
+    scenario, _ = scenario_on_mesh
+    result = kubectl(control_plane, "meshdebug", "sync", "-A", "-o", "json")
+    doc = result.json()
+    assert doc["istiod"] == "istio-system/istiod-local"
+    verdicts = {i["pod"]: i["verdict"] for i in doc["items"]}
+    for item in doc["items"]:
+        assert set(item["pushes"]) == {"cds", "lds", "eds", "rds"}, item
+    if scenario.name == "cds-rejected":
+        sleep = next(i for i in doc["items"] if i["pod"] == "foo/sleep")
+        assert sleep["verdict"] == "REJECTED" and sleep["pushes"]["cds"]["status"] == "NACK"
+        assert any("Expected positive duration" in p for p in sleep["problems"]), sleep
+        assert result.code == 1
+    elif istio_mesh.scenario.broken is None:
+        assert set(verdicts.values()) == {"SYNCED"}, verdicts
+        assert result.code == 0, result.err
+
+
+def test_sync_diff_against_istiod(scenario_on_mesh, control_plane, istio_mesh):
+    """sync --diff: a proxy that took every push holds what istiod would send it; one
+    that rejected its clusters lacks them all."""
+    scenario, _ = scenario_on_mesh
+    result = kubectl(control_plane, "meshdebug", "sync", "sleep", "-n", "foo", "--diff",
+                     "-o", "json")
+    rows = result.json()["items"]
+    if scenario.name == "cds-rejected":
+        assert result.code == 1
+        assert {r["change"] for r in rows if r["type"] == "cds"} == {"not on the proxy"}
+        assert "outbound|8000||httpbin.foo.svc.cluster.local" in {r["name"] for r in rows}
+    elif istio_mesh.scenario.broken is None:
+        assert (result.code, rows) == (0, []), result.err

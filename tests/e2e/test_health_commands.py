@@ -29,7 +29,7 @@ def test_sync_healthy_proxy(healthy_lab):
     result = run(*lab_args(healthy_lab), "sync", "sleep", "-o", "json")
     assert result.code == 0, result.err
     [item] = result.json()["items"]
-    assert item["verdict"] == "SYNCED" and item["ready"] is True
+    assert item["verdict"] == "ACCEPTED" and item["ready"] is True
     assert item["cds"]["update_success"] == 1 and item["lds"]["update_rejected"] == 0
 
 
@@ -47,7 +47,7 @@ def test_sync_table_over_every_proxy(rejected_lab):
     assert result.code == 1
     lines = result.out.strip().splitlines()
     assert lines[0].split()[:2] == ["POD", "STATUS"]
-    assert [line.split()[:2] for line in lines[1:]] == [["foo/httpbin-v1", "SYNCED"],
+    assert [line.split()[:2] for line in lines[1:]] == [["foo/httpbin-v1", "ACCEPTED"],
                                                         ["foo/sleep", "REJECTED"]]
 
 

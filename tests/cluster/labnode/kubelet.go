@@ -163,17 +163,7 @@ func (n *node) ExecInContainer(ctx context.Context, name, _ string, container st
 		"POD_NAMESPACE=" + pod.Namespace,
 		"HOME=/tmp",
 	}
-	if in != nil {
-		c.Stdin = in
-	}
-	c.Stdout = out
-	c.Stderr = errOut
-	err = c.Run()
-	var exitErr *exec.ExitError
-	if errors.As(err, &exitErr) {
-		return utilexec.CodeExitError{Err: err, Code: exitErr.ExitCode()}
-	}
-	return err
+	return runStreams(c, in, out, errOut)
 }
 
 // execInPod runs the command inside the pod's network namespace, for istio-proxy with the
@@ -220,6 +210,12 @@ func (n *node) execInPod(ctx context.Context, pod *corev1.Pod, netns, container 
 		"POD_NAMESPACE=" + pod.Namespace,
 		"HOME=/tmp",
 	}
+	return runStreams(c, in, out, errOut)
+}
+
+// runStreams runs c on the exec's streams; a non-zero exit reaches the client as the
+// runtime reports it (a CodeExitError carrying the code).
+func runStreams(c *exec.Cmd, in io.Reader, out, errOut io.WriteCloser) error {
 	if in != nil {
 		c.Stdin = in
 	}
