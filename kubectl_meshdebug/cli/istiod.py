@@ -28,6 +28,9 @@ def istiod_pods(rt: Any) -> list[dict[str, Any]]:
     try:
         pods = rt.state().source.list("Pod", ISTIOD_NAMESPACE)
     except MeshdebugError as exc:
+        if "forbidden" in exc.one_line():  # RBAC said so: no need to repeat its words
+            raise IstiodUnavailable(f"not allowed to list pods in {ISTIOD_NAMESPACE}, so "
+                                    "istiod was not asked") from exc
         raise IstiodUnavailable(f"istiod's pods could not be listed: {exc.one_line()}") from exc
     running = [p for p in pods if labels(p).get("app") == "istiod"
                and isinstance(p.get("status"), dict) and p["status"].get("phase") == "Running"]
@@ -48,6 +51,9 @@ def istiod_get(rt: Any, pod: dict[str, Any], path: str) -> Any:
     try:
         answer = transport.request("GET", path, rt.settings.request_timeout)
     except MeshdebugError as exc:
+        if "forbidden" in exc.one_line():
+            raise IstiodUnavailable(f"not allowed to port-forward to {ISTIOD_NAMESPACE}/{name}, "
+                                    "so istiod was not asked") from exc
         raise IstiodUnavailable(f"istiod {ISTIOD_NAMESPACE}/{name}: {exc.one_line()}") from exc
     if answer.status != 200:
         raise IstiodUnavailable(f"istiod {ISTIOD_NAMESPACE}/{name} answered {answer.status} "
