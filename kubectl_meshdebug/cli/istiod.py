@@ -65,24 +65,23 @@ def istiod_get(rt: Any, pod: dict[str, Any], path: str) -> Any:
                                 f"{path.split('?')[0]}") from exc
 
 
-def read_syncz(rt: Any) -> tuple[str, Any]:
-    """(which istiod answered, its /debug/syncz) from the first istiod that answers."""
+def first_answer(rt: Any, path: str) -> tuple[str, Any]:
+    """(which istiod answered, its answer to path) from the first istiod that answers;
+    if none does, why each did not."""
     errors = []
     for pod in istiod_pods(rt):
         try:
-            return f"{ISTIOD_NAMESPACE}/{meta(pod).get('name')}", istiod_get(
-                rt, pod, "/debug/syncz")
+            return f"{ISTIOD_NAMESPACE}/{meta(pod).get('name')}", istiod_get(rt, pod, path)
         except IstiodUnavailable as exc:
             errors.append(str(exc))
     raise IstiodUnavailable("; ".join(errors))
+
+
+def read_syncz(rt: Any) -> tuple[str, Any]:
+    """(which istiod answered, its /debug/syncz)."""
+    return first_answer(rt, "/debug/syncz")
 
 
 def istiod_config_dump(rt: Any, proxy_id: str) -> Any:
     """What istiod would send the proxy NAME.NAMESPACE now."""
-    errors = []
-    for pod in istiod_pods(rt):
-        try:
-            return istiod_get(rt, pod, f"/debug/config_dump?proxyID={quote(proxy_id)}")
-        except IstiodUnavailable as exc:
-            errors.append(str(exc))
-    raise IstiodUnavailable("; ".join(errors))
+    return first_answer(rt, f"/debug/config_dump?proxyID={quote(proxy_id)}")[1]
