@@ -85,3 +85,21 @@ def test_diff_names_what_is_missing_extra_or_changed():
         {"type": "cds", "name": "b", "change": "differs"},
         {"type": "cds", "name": "c", "change": "only on the proxy"}]
     assert diff_dumps([1], "x") == []
+
+
+def test_diff_without_istiod_is_one_line_and_exit_3():
+    from tests.helpers import run
+
+    result = run("sync", "x", "--admin-url", "foo/x=http://127.0.0.1:1", "--diff")
+    assert result.code == 3
+    assert result.err.strip().splitlines() == [
+        "error: --diff needs istiod: offline (-f or --admin-url): istiod was not asked"]
+
+
+def test_diff_of_two_pods_is_a_usage_error():
+    from tests.helpers import run
+
+    result = run("sync", "x", "y", "--admin-url", "foo/x=http://127.0.0.1:1",
+                 "--admin-url", "foo/y=http://127.0.0.1:2", "--diff")
+    assert result.code == 2
+    assert result.err.strip().splitlines() == ["error: --diff compares one proxy: name one pod"]
