@@ -22,10 +22,11 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 def send(mesh: LabMesh, host: str, port: int = 8000, path: str = "/get",
-         request_id: str | None = None) -> tuple[int, bytes, dict[str, str]]:
+         request_id: str | None = None,
+         extra_headers: dict[str, str] | None = None) -> tuple[int, bytes, dict[str, str]]:
     """One HTTP request through the client sidecar's outbound listener."""
     conn = http.client.HTTPConnection(mesh.client.ip, port, timeout=10)
-    headers = {"Host": host}
+    headers = {"Host": host, **(extra_headers or {})}
     if request_id:
         headers["x-request-id"] = request_id
     try:

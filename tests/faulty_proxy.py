@@ -18,6 +18,8 @@ level and does not. This server does, one way per `mode`, on a loopback port:
   empty           200 with an empty body
   ignores-levels  a real-looking /logging that says yes to level changes and keeps its
                   levels; everything else as an Envoy with no clusters
+  scripted        the answers it is given (path prefix -> JSON or text body): a proxy
+                  whose owner chose its names, to feed hostile names to every command
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from typing import Any
 
 MODES = ("silent", "drip-headers", "drip-body", "garbage", "5xx", "truncated-json",
          "cut-short", "wrong-json", "huge-chunked", "escapes", "redirect", "empty",
-         "ignores-levels")
+         "ignores-levels", "scripted")
 ESCAPES = "\x1b]0;owned\x07\x1b[2J\x1b[31mred\x1b[0m\r\x1b[1A"
 LOGGERS = {"admin": "info", "router": "info", "http": "info", "connection": "info",
            "upstream": "info", "misc": "error"}
@@ -44,9 +46,11 @@ def _response(status: str, body: bytes, content_type: str = "text/plain") -> byt
 class FaultyProxy:
     """`with FaultyProxy(mode) as proxy:` ... `proxy.url`; every connection ends on exit."""
 
-    def __init__(self, mode: str, host: str = "127.0.0.1") -> None:
+    def __init__(self, mode: str, host: str = "127.0.0.1",
+                 answers: dict[str, bytes] | None = None) -> None:
         assert mode in MODES, mode
         self.mode = mode
+        self.answers = answers or {}
         self.stopping = threading.Event()
         self.requests: list[str] = []
         owner = self
@@ -132,7 +136,18 @@ class FaultyProxy:
             conn.sendall(_response("200 OK", b""))
         elif mode == "ignores-levels":
             conn.sendall(self._unchanging_envoy(method, path))
+        elif mode == "scripted":
+            conn.sendall(self._scripted(method, path))
         time.sleep(0.05)
+
+    def _scripted(self, method: str, path: str) -> bytes:
+        """The answer for the longest prefix of `path` given; else the unchanging Envoy."""
+        for prefix in sorted(self.answers, key=len, reverse=True):
+            if path.startswith(prefix):
+                body = self.answers[prefix]
+                kind = "application/json" if body[:1] in (b"{", b"[") else "text/plain"
+                return _response("200 OK", body, kind)
+        return self._unchanging_envoy(method, path)
 
     def _unchanging_envoy(self, method: str, path: str) -> bytes:
         if path.startswith("/logging"):

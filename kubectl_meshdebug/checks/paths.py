@@ -12,9 +12,11 @@ from kubectl_meshdebug.checks.finding import Evidence, Finding, FindingType
 from kubectl_meshdebug.checks.routing import SUBSET_NO_PODS, VS_SUBSET_UNDEFINED
 from kubectl_meshdebug.checks.why503_context import Why503Context, entry_text
 from kubectl_meshdebug.kube.state import labels, ref
+from kubectl_meshdebug.mesh.commands import kubectl_hint, proxy_hint
 from kubectl_meshdebug.mesh.correlate import owning_config
 from kubectl_meshdebug.mesh.protocol import TLS_PORTS
 from kubectl_meshdebug.mesh.sidecar import applicable_sidecar, egress_allows, egress_hosts
+from kubectl_meshdebug.text import one_line
 
 SIDECAR_EGRESS_HIDES_HOST = FindingType(
     "sidecar-egress-hides-host", "error",
@@ -150,7 +152,8 @@ def cluster_not_found(ctx: Why503Context) -> list[Finding]:
                 evidence,
                 fix=(f"Define subset {subset!r} in the DestinationRule for {ctx.target.host} "
                      f"(with the labels of the pods it means), or route to an existing subset:\n"
-                     f"  subsets:\n  - name: {subset}\n    labels:\n      version: {subset}"),
+                     f"  subsets:\n  - name: {one_line(subset)}\n    labels:\n"
+                     f"      version: {one_line(subset)}"),
                 resource=vs, weight=8))
             continue
         exists = ctx.target.service is not None or (
@@ -160,7 +163,7 @@ def cluster_not_found(ctx: Why503Context) -> list[Finding]:
                    + (f" and {ref(dr)} defines subset {subset}" if subset else "")
                    + f", so istiod should have sent cluster {name}: the proxy did not accept "
                    "or did not receive it. Check the proxy's sync state and rejections "
-                   f"(kubectl meshdebug sync {ctx.client.label.split('/')[-1]} --logs).")
+                   f"({proxy_hint('sync', ctx.client.label, '--logs')}).")
         elif exists and ctx.target.external:
             fix = ("Check the ServiceEntry for this host declares the port and is exported to "
                    "the client's namespace.")
@@ -203,8 +206,10 @@ def no_endpoints(ctx: Why503Context) -> list[Finding]:
                 f"({len(pods.pods) if pods else 0} match {labels_}): its cluster has no "
                 "endpoints, so calls get 503 UH (no healthy upstream) and istiod counts "
                 "pilot_eds_no_instances", evidence,
-                fix=(f"Make the labels of subset {subset!r} match the pods (kubectl get pods -n "
-                     f"{ctx.target.namespace} --show-labels), or deploy that version."),
+                fix=(f"Make the labels of subset {subset!r} match the pods ("
+                     + kubectl_hint("get", "pods", "-n", ctx.target.namespace, "--show-labels",
+                                    names=[ctx.target.namespace])
+                     + "), or deploy that version."),
                 resource=ref(dr) if dr else "", weight=8))
         else:
             pods = ctx.server_pods
@@ -221,6 +226,9 @@ def no_endpoints(ctx: Why503Context) -> list[Finding]:
                    "nothing backs it") + ", so calls get 503 UH",
                 evidence,
                 fix="Fix the Service's selector to match the pods' labels, or get the pods "
-                    f"ready (kubectl get endpoints {ctx.target.name} -n {ctx.target.namespace}).",
+                    "ready (" + kubectl_hint("get", "endpoints", ctx.target.name, "-n",
+                                             ctx.target.namespace,
+                                             names=[ctx.target.name, ctx.target.namespace])
+                    + ").",
                 resource=f"Service {ctx.target.namespace}/{ctx.target.name}", weight=7))
     return findings

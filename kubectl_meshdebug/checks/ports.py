@@ -21,6 +21,7 @@ from kubectl_meshdebug.mesh.protocol import (
     listener_kind,
     port_protocol,
 )
+from kubectl_meshdebug.text import one_line
 
 PORT_PROTOCOL_MISMATCH = FindingType(
     "port-protocol-mismatch", "error", "A TLS port (443, 8443, ...) is declared as plaintext HTTP",
@@ -81,7 +82,7 @@ def port_protocol_mismatch_audit(ctx: AuditContext) -> list[Finding]:
             [Evidence(ref(svc), _port_text(port))],
             fix=(f"If the port carries TLS, say so: name it 'https' (or set appProtocol: "
                  f"https):\n  ports:\n  - name: https\n    port: {number}\n"
-                 f"    targetPort: {port.get('targetPort', number)}\n"
+                 f"    targetPort: {one_line(port.get('targetPort', number))}\n"
                  f"Then check: kubectl meshdebug routes POD --name {number}"),
             resource=ref(svc), weight=3))
     return findings
@@ -116,7 +117,7 @@ def port_protocol_mismatch_call(ctx: Why503Context) -> list[Finding]:
         evidence,
         fix=(f"Rename the port to 'https' (or set appProtocol: https) in "
              f"{ref(svc)}:\n  ports:\n  - name: https\n    port: {ctx.target.port}\n"
-             f"    targetPort: {port.get('targetPort', ctx.target.port)}"),
+             f"    targetPort: {one_line(port.get('targetPort', ctx.target.port))}"),
         resource=ref(svc), weight=9 if target_is_victim else 5)]
 
 

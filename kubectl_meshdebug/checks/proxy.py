@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from kubectl_meshdebug.checks.finding import Evidence, Finding, FindingType
 from kubectl_meshdebug.checks.why503_context import Why503Context
+from kubectl_meshdebug.mesh.commands import proxy_hint
 
 PROXY_NOT_READY = FindingType(
     "proxy-not-ready", "error", "The proxy is not ready or lost its control plane",
@@ -44,7 +45,7 @@ def proxy_not_ready(ctx: Why503Context) -> list[Finding]:
             evidence,
             fix="Check istiod is running and reachable on 15012 from the pod, and the "
                 "discoveryAddress in the mesh config (e.g. istiod.istio-system.svc:15012); "
-                f"then: kubectl meshdebug sync {view.label.split('/')[-1]}",
+                f"then: {proxy_hint('sync', view.label)}",
             resource=f"Pod {view.label}", weight=6 if not ready else 3))
     return findings
 
@@ -138,7 +139,7 @@ def proxy_config_rejected(ctx: Why503Context) -> list[Finding]:
         evidence,
         fix=f"The rejected resource comes from {cause}. `istioctl analyze` and istiod's "
             "pilot_total_xds_rejects metric name the proxies affected, and the proxy's log "
-            f"says why (kubectl meshdebug sync {view.label.split('/')[-1]} --logs); once the "
+            f"says why ({proxy_hint('sync', view.label, '--logs')}); once the "
             "object is fixed, istiod pushes again and the proxy recovers.",
         resource=f"Pod {view.label}", weight=7 if (missing_rds or no_listener or
                                                    missing_cluster) else 4)]

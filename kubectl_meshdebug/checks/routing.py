@@ -15,10 +15,12 @@ from kubectl_meshdebug.checks.context import AuditContext
 from kubectl_meshdebug.checks.finding import Evidence, Finding, FindingType
 from kubectl_meshdebug.kube.state import meta, ref
 from kubectl_meshdebug.mesh import policy
+from kubectl_meshdebug.mesh.commands import kubectl_hint
 from kubectl_meshdebug.mesh.hosts import resolve_host
 from kubectl_meshdebug.mesh.names import fqdn_parts
 from kubectl_meshdebug.mesh.registry import lookup
 from kubectl_meshdebug.mesh.virtualservice import destinations, gateways, vs_namespaces
+from kubectl_meshdebug.text import one_line
 
 Obj = dict[str, Any]
 
@@ -144,8 +146,9 @@ def vs_subset_undefined(ctx: AuditContext) -> list[Finding]:
             f"{host}, but {why}: istiod creates no cluster outbound|PORT|{subset}|{host} "
             "and the route answers 503 NC (cluster_not_found)",
             evidence,
-            fix=(f"Define the subset in the DestinationRule for {host}:\n  subsets:\n"
-                 f"  - name: {subset}\n    labels:\n      version: {subset}\n"
+            fix=(f"Define the subset in the DestinationRule for {one_line(host)}:\n"
+                 f"  subsets:\n  - name: {one_line(subset)}\n    labels:\n"
+                 f"      version: {one_line(subset)}\n"
                  "or route to a subset that exists."),
             resource=ref(vs), weight=3))
     return findings
@@ -194,8 +197,10 @@ def subset_no_pods(ctx: AuditContext) -> list[Finding]:
                 [Evidence(ref(dr), f"subset {name}: labels {subset.get('labels') or {}}"),
                  Evidence(ref(svc.source), f"selector {svc.selector}; no pod has "
                                            + ",".join(f"{k}={v}" for k, v in selector.items()))],
-                fix="Make the subset's labels match the pods' labels (kubectl get pods "
-                    f"-n {svc.namespace} --show-labels), or deploy the missing version.",
+                fix=("Make the subset's labels match the pods' labels ("
+                     + kubectl_hint("get", "pods", "-n", svc.namespace, "--show-labels",
+                                    names=[svc.namespace])
+                     + "), or deploy the missing version."),
                 resource=ref(dr), weight=3))
     return findings
 
@@ -255,8 +260,8 @@ def ingress_route_rules_not_applied(ctx: AuditContext) -> list[Finding]:
                 [Evidence(ref(vs), f"{where}.destination: host {dest.get('host')}, no subset"),
                  Evidence(ref(other), f"routes {host} to subset {subset}")],
                 fix=("Route to the subsets in the gateway's VirtualService too, e.g.\n"
-                     f"  - destination:\n      host: {dest.get('host')}\n"
-                     f"      subset: {subset}\n"
+                     f"  - destination:\n      host: {one_line(dest.get('host'))}\n"
+                     f"      subset: {one_line(subset)}\n"
                      f"or bind {ref(other)} to the gateway as well (gateways: [mesh, GATEWAY])."),
                 resource=ref(vs), weight=2))
             break

@@ -17,6 +17,8 @@ from kubectl_meshdebug.checks.finding import Evidence, Finding, FindingType
 from kubectl_meshdebug.checks.why503_context import Why503Context, entry_text
 from kubectl_meshdebug.kube.state import meta, ref
 from kubectl_meshdebug.mesh import inbound, policy
+from kubectl_meshdebug.mesh.commands import pod_hint, proxy_hint
+from kubectl_meshdebug.text import one_line
 
 Obj = dict[str, Any]
 MESH_WIDE_HOSTS = {"*", "*.local", "*.cluster.local", "*.svc.cluster.local"}
@@ -154,7 +156,7 @@ def tls_mode_mismatch_audit(ctx: AuditContext) -> list[Finding]:
             [Evidence(ref(pa), "mtls.mode: DISABLE"),
              Evidence(ref(dr), f"host {policy.dr_host(dr)}: tls.mode {_tls_mode(dr)}")],
             fix=(f"Add a DestinationRule with tls.mode DISABLE for {scope}, e.g.\n"
-                 f"  spec:\n    host: \"*.{namespace}.svc.cluster.local\"\n"
+                 f"  spec:\n    host: \"*.{one_line(namespace)}.svc.cluster.local\"\n"
                  "    trafficPolicy:\n      tls:\n        mode: DISABLE"
                  if not mesh_wide else
                  "Set the mesh-wide DestinationRule's tls.mode to DISABLE as well, or keep "
@@ -348,8 +350,7 @@ def sidecar_missing(ctx: Why503Context) -> list[Finding]:
                   "containers: " + ", ".join(str(c.get("name", "")) for c in (
                       p.get("spec") or {}).get("containers") or [] if isinstance(c, dict)))
          for p in bare[:3]],
-        fix=f"kubectl meshdebug check-inject {meta(pod).get('name')} -n "
-            f"{meta(pod).get('namespace')}",
+        fix=pod_hint("check-inject", str(meta(pod).get("name")), str(meta(pod).get("namespace"))),
         resource=f"Pod {meta(pod).get('namespace')}/{meta(pod).get('name')}",
         severity="error" if explicit else "info", weight=6 if explicit else 1)]
 
@@ -367,6 +368,6 @@ def peerauth_strict_plaintext_client(ctx: Why503Context) -> list[Finding]:
         "(curl: 'connection reset by peer' / 'empty reply')",
         [Evidence(f"Pod {ctx.client.label}", "no istio-proxy container"),
          Evidence(mode.source, "mtls.mode STRICT")],
-        fix=(f"Inject the client (kubectl meshdebug check-inject {meta(pod).get('name')}), or "
+        fix=(f"Inject the client ({proxy_hint('check-inject', ctx.client.label)}), or "
              "allow plaintext on this port:\n  spec:\n    mtls:\n      mode: PERMISSIVE"),
         resource=f"Pod {ctx.client.label}", weight=9)]

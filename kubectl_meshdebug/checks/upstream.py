@@ -17,8 +17,10 @@ from kubectl_meshdebug.envoy.accesslog import AccessLogEntry
 from kubectl_meshdebug.envoy.flags import failure_meaning
 from kubectl_meshdebug.envoy.protojson import duration_seconds
 from kubectl_meshdebug.kube.state import meta, ref
+from kubectl_meshdebug.mesh.commands import proxy_hint
 from kubectl_meshdebug.mesh.correlate import owning_config
 from kubectl_meshdebug.mesh.describe import container_ports, target_port_status
+from kubectl_meshdebug.text import one_line
 
 CIRCUIT_BREAKER_OVERFLOW = FindingType(
     "circuit-breaker-overflow", "error",
@@ -196,8 +198,8 @@ def upstream_protocol_error(ctx: Why503Context) -> list[Finding]:
         evidence,
         fix=("Fix the header in the app's response (names are tokens: no spaces, no UTF-8; "
              "encode file names in Content-Disposition). To see the offending header: "
-             f"kubectl meshdebug loglevel {ctx.client.label.split('/')[-1]} "
-             "http:debug,client:debug then reproduce."),
+             + proxy_hint("loglevel", ctx.client.label, "http:debug,client:debug")
+             + " then reproduce."),
         resource=f"Service {ctx.target.namespace}/{ctx.target.name}" if ctx.target.name
         else ctx.target.host, weight=9)]
 
@@ -242,7 +244,7 @@ def target_port_not_listening(ctx: Why503Context) -> list[Finding]:
             evidence,
             fix=("Make the Service's targetPort the port the app listens on (or make the app "
                  "listen on targetPort), e.g.\n  ports:\n  - name: http\n"
-                 f"    port: {(port or {}).get('port')}\n    targetPort: <the app's port>"),
+                 f"    port: {one_line((port or {}).get('port'))}\n    targetPort: <the app's port>"),
             resource=f"Service {ctx.target.namespace}/{ctx.target.name}", weight=8))
     if findings or ctx.servers and any(s.statuses is not None for s in ctx.servers):
         return findings
@@ -322,7 +324,7 @@ def route_timeout(ctx: Why503Context) -> list[Finding]:
         evidence,
         fix=(f"Raise the timeout in {where} above what the upstream really needs (its p99), "
              "e.g.\n  http:\n  - route:\n    - destination:\n        host: "
-             f"{ctx.target.name or ctx.target.host}\n    timeout: 30s\n"
+             f"{one_line(ctx.target.name or ctx.target.host)}\n    timeout: 30s\n"
              "or make the upstream answer faster; retries (retries.perTryTimeout) share the "
              "same overall timeout."),
         resource=vs or f"Pod {ctx.client.label}", weight=8)]

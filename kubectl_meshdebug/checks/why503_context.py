@@ -22,6 +22,7 @@ from kubectl_meshdebug.mesh.correlate import MeshContext
 from kubectl_meshdebug.mesh.hosts import vhost_matches
 from kubectl_meshdebug.mesh.names import outbound_cluster, parse_cluster_name
 from kubectl_meshdebug.mesh.target import CallTarget
+from kubectl_meshdebug.numbers import port_number
 
 Obj = dict[str, Any]
 # Catch-all virtual hosts istiod adds to every outbound route config.
@@ -154,15 +155,14 @@ class Why503Context:
                 return False
         authority = entry.authority.lower()
         host, sep, port = authority.rpartition(":")
-        if not sep or not port.isdecimal() or "]" in port:
+        if not sep or port_number(port) is None:
             host, port = authority, ""
         if host not in self.host_forms:
             return False
-        local_port = entry.downstream_local.rpartition(":")[2]
-        if local_port.isdecimal():
-            return int(local_port) == self.target.port or \
-                (port.isdecimal() and int(port) == self.target.port)
-        return not port or int(port) == self.target.port
+        local_port = port_number(entry.downstream_local.rpartition(":")[2])
+        if local_port is not None:
+            return local_port == self.target.port or port_number(port) == self.target.port
+        return not port or port_number(port) == self.target.port
 
     @cached_property
     def call_entries(self) -> list[AccessLogEntry]:
@@ -194,8 +194,8 @@ class Why503Context:
         value = port.get("targetPort", port.get("port", self.target.port))
         if isinstance(value, int):
             return value
-        if isinstance(value, str) and value.isdecimal():
-            return int(value)
+        if isinstance(value, str) and port_number(value) is not None:
+            return port_number(value)
         for pod in self.server_pods[:1]:
             for c in ((pod.get("spec") or {}).get("containers") or []):
                 for p in c.get("ports") or []:

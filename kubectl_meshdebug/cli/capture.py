@@ -133,12 +133,15 @@ def capture(ctx: click.Context, pods: tuple[str, ...], selector: str | None, lev
     journal = LevelJournal()
     keys = {p.label: rt.proxy_key(p) for p in proxies}
     before: dict[str, dict[str, str]] = {}
+    write_errors: list[OSError] = []
     status = 0
     with contextlib.ExitStack() as held:
         for proxy in proxies:
             held.enter_context(journal.locked(keys[proxy.label], proxy.label))
-        out: IO[str] = (held.enter_context(open(out_file, "a", encoding="utf-8"))
-                        if out_file else sys.stdout)
+        out: IO[str] = sys.stdout
+        if out_file:
+            out = open(out_file, "a", encoding="utf-8")  # noqa: SIM115 - closed below
+            held.callback(_close_quietly, out)
         stop = threading.Event()
         signals = held.enter_context(StopSignals())
         try:
@@ -151,7 +154,7 @@ def capture(ctx: click.Context, pods: tuple[str, ...], selector: str | None, lev
             what = paths or f"every logger to {level}"
             rt.printer.note(f"capture: {what} on {', '.join(p.label for p in proxies)}; "
                             + (f"for {duration:g}s" if duration else "Ctrl-C to stop"))
-            status = _stream(rt, proxies, files, out, stop, duration)
+            status = _stream(rt, proxies, files, out, stop, duration, write_errors)
         except Stopped as exc:
             signals.stopping = True
             rt.printer.note(f"capture: stopped by {exc.name}")
@@ -162,7 +165,16 @@ def capture(ctx: click.Context, pods: tuple[str, ...], selector: str | None, lev
             signals.stopping = True
             stop.set()
             status = max(status, _restore(rt, proxies, before, journal, keys, signals))
+    if write_errors:  # reported after the restore, which does not depend on the output
+        exc = write_errors[0]
+        raise UsageError(f"{'--out ' + out_file if out_file else 'stdout'}: "
+                         f"{exc.strerror or exc}; the capture stopped (levels restored)")
     return status
+
+
+def _close_quietly(handle: IO[str]) -> None:
+    with contextlib.suppress(OSError):
+        handle.close()
 
 
 def _save_levels(rt: Runtime, proxies: list[Proxy], journal: Any,
@@ -177,7 +189,7 @@ def _save_levels(rt: Runtime, proxies: list[Proxy], journal: Any,
             rt.printer.note(f"capture: {proxy.label} still has the levels set by "
                             f"{pending.origin()}; its saved {len(pending.levels)} levels are "
                             "put back when this capture ends")
-            before[proxy.label] = {k: v for k, v in pending.levels.items() if k in current}
+            before[proxy.label] = pending.for_proxy(current)
         else:
             before[proxy.label] = current
     for proxy in proxies:
@@ -199,9 +211,29 @@ def _log_files(specs: tuple[str, ...], proxies: list[Proxy]) -> dict[str, str]:
             raise UsageError(f"--log-file {spec}: {name} is not one of the captured pods")
         files[match[0].label] = path
     for path in files.values():
-        if not os.path.exists(path):
-            raise UsageError(f"--log-file {path}: no such file")
+        _check_log_file(path)
     return files
+
+
+def _check_log_file(path: str) -> None:
+    """A log to follow must be a readable regular file, checked before any level changes
+    (a directory or FIFO found only then would leave the proxy at trace meanwhile)."""
+    import stat
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise UsageError(f"--log-file {path}: no such file") from None
+    except OSError as exc:
+        raise UsageError(f"--log-file {path}: {exc.strerror or exc}") from exc
+    try:
+        mode = os.fstat(fd).st_mode
+    finally:
+        os.close(fd)
+    if stat.S_ISDIR(mode):
+        raise UsageError(f"--log-file {path} is a directory; give the proxy's log file")
+    if not stat.S_ISREG(mode):
+        raise UsageError(f"--log-file {path} is not a regular file")
 
 
 MAX_LINE = 1 << 20  # a longer "line" is shown in pieces
@@ -238,7 +270,10 @@ def _follow_pod(rt: Runtime, proxy: Proxy, stop: threading.Event) -> Iterator[st
 
 
 def _stream(rt: Runtime, proxies: list[Proxy], files: dict[str, str], out: IO[str],
-            stop: threading.Event, duration: float | None) -> int:
+            stop: threading.Event, duration: float | None,
+            write_errors: list[OSError]) -> int:
+    from kubectl_meshdebug.envoy.redact import scrub_line
+
     lock = threading.Lock()
     prefix = len(proxies) > 1
     ended: dict[str, str] = {}
@@ -249,10 +284,17 @@ def _stream(rt: Runtime, proxies: list[Proxy], files: dict[str, str], out: IO[st
             source = (_follow_file(files[proxy.label], stop) if proxy.label in files
                       else _follow_pod(rt, proxy, stop))
             for line in source:
-                line = escape_controls(line)
+                line = escape_controls(scrub_line(line))
                 with lock:
-                    out.write(f"[{proxy.label}] {line}\n" if prefix else line + "\n")
-                    out.flush()
+                    try:
+                        out.write(f"[{proxy.label}] {line}\n" if prefix else line + "\n")
+                        out.flush()
+                    except BrokenPipeError:
+                        raise
+                    except OSError as exc:  # a full disk, /dev/full: stop, then report
+                        write_errors.append(exc)
+                        stop.set()
+                        return
             if not stop.is_set():
                 ended[proxy.label] = "the log stream ended"
         except BrokenPipeError:  # `| head`: the reader has what it wanted
@@ -272,7 +314,7 @@ def _stream(rt: Runtime, proxies: list[Proxy], files: dict[str, str], out: IO[st
             break
         time.sleep(0.1)
     stop.set()
-    if closed.is_set():
+    if closed.is_set() or write_errors:
         return 0
     for label, why in ended.items():
         rt.printer.note(f"capture: {label}: {why}" + _restart_note(rt, label))
@@ -324,4 +366,6 @@ def _restore(rt: Runtime, proxies: list[Proxy], before: dict[str, dict[str, str]
 
 
 def _fix(proxy: Proxy) -> str:
-    return f"kubectl meshdebug loglevel {proxy.name} -n {proxy.namespace} --reset"
+    from kubectl_meshdebug.mesh.commands import pod_hint
+
+    return pod_hint("loglevel", proxy.name, proxy.namespace, "--reset")

@@ -100,33 +100,74 @@ def read_text_file(path: str, what: str) -> str:
     return read_text(path, what, "a log", max_bytes=input_limit())
 
 
+def output_kind(path: str, flag: str) -> str:
+    """What an output path is: "new", "file" (a regular file of this user's, replaced
+    whole), or "stream" (a terminal, pipe or character device such as /dev/stdout, written
+    through). Anything else is refused before any slow work is done: a directory, a
+    block device, a socket, another user's file, a link to a file (never followed: it may
+    point anywhere, and a root run would replace its target)."""
+    import os
+    import stat
+
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        parent = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(parent):
+            raise UsageError(f"{flag} {path}: directory {parent} does not exist") from None
+        if not os.access(parent, os.W_OK):
+            raise UsageError(f"{flag} {path}: permission denied") from None
+        return "new"
+    except OSError as exc:
+        raise UsageError(f"{flag} {path}: {exc.strerror or exc}") from exc
+    if stat.S_ISLNK(info.st_mode):
+        try:
+            target = os.stat(path)
+        except OSError:
+            target = None
+        if target is not None and (stat.S_ISCHR(target.st_mode) or stat.S_ISFIFO(target.st_mode)):
+            return "stream"  # /dev/stdout, /dev/fd/N: the shell's own plumbing
+        raise UsageError(f"{flag} {path} is a symbolic link; give the file itself")
+    if stat.S_ISDIR(info.st_mode):
+        raise UsageError(f"{flag} {path} is a directory; give a file name")
+    if stat.S_ISCHR(info.st_mode) or stat.S_ISFIFO(info.st_mode):
+        return "stream"
+    if not stat.S_ISREG(info.st_mode):
+        raise UsageError(f"{flag} {path} is not a regular file; refusing to replace it")
+    if info.st_uid != os.geteuid():
+        raise UsageError(f"{flag} {path} belongs to uid {info.st_uid}; refusing to replace "
+                         "another user's file")
+    if not os.access(path, os.W_OK):
+        raise UsageError(f"{flag} {path}: permission denied")
+    return "file"
+
+
 def check_writable(path: str, flag: str) -> None:
     """Refuse an output path that cannot be written, before any slow work is done."""
-    import os
-
-    if os.path.isdir(path):
-        raise UsageError(f"{flag} {path} is a directory; give a file name")
-    parent = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(parent):
-        raise UsageError(f"{flag} {path}: directory {parent} does not exist")
-    if not os.access(parent, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
-        raise UsageError(f"{flag} {path}: permission denied")
+    output_kind(path, flag)
 
 
 def write_atomically(path: str, flag: str, text: str) -> None:
-    """Write the whole file or nothing: a failure leaves no half-written file behind."""
+    """Write the whole file or nothing: a failure leaves no half-written file behind. A
+    stream (terminal, pipe, /dev/stdout) is written through; a device is never replaced
+    by a file."""
     import os
     import tempfile
 
-    check_writable(path, flag)
-    directory = os.path.dirname(os.path.abspath(path))
+    kind = output_kind(path, flag)
     try:
+        if kind == "stream":
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NOCTTY | os.O_CLOEXEC)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            return
+        directory = os.path.dirname(os.path.abspath(path))
         fd, temp = tempfile.mkstemp(prefix=".meshdebug-", dir=directory)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(text)
             os.chmod(temp, 0o600)  # a dump may hold what redaction cannot know is secret
-            os.replace(temp, path)
+            os.replace(temp, path)  # replaces a link planted meanwhile, never its target
         except BaseException:
             os.unlink(temp)
             raise

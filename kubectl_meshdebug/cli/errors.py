@@ -32,7 +32,7 @@ LOG_EDGES = 5  # --logs reads the source pods of this many of the worst edges
   kubectl meshdebug errors -n bookinfo --window 30s  # what failed in the next 30 seconds
   kubectl meshdebug errors -l app=productpage -n bookinfo --logs
   kubectl meshdebug errors -A -o dot | dot -Tsvg > failing.svg
-  kubectl meshdebug errors -A -o json | jq '.items[0].next'
+  kubectl meshdebug errors -A -o json | jq -r '.items[0].next | @sh'
 """)
 @click.argument("pods", nargs=-1)
 @click.option("-l", "--selector", metavar="SELECTOR", help="Only sidecars of pods matching labels.")
@@ -211,11 +211,13 @@ def _print(rt: Runtime, doc: dict[str, Any], window: float | None) -> None:
     else:
         rt.printer.line(f"No failing calls {doc['counted']} in {proxies['read']} "
                         f"sidecar{'s' if proxies['read'] != 1 else ''}.")
+    from kubectl_meshdebug.mesh.commands import shell
+
     shown = [i for i in doc["items"] if i["failures"] and i["next"]][:NEXT_SHOWN]
     if shown and output != "wide":
         rt.printer.line()
         for item in shown:
-            rt.printer.line(f"next: {item['next']}")
+            rt.printer.line(f"next: {shell(item['next'])}")
     sources = []
     if proxies["with_istio_requests_total"] < proxies["read"]:
         sources.append(f"{proxies['read'] - proxies['with_istio_requests_total']} without "

@@ -76,7 +76,7 @@ def loglevel(ctx: click.Context, args: tuple[str, ...], selector: str | None, re
             rt.printer.note(f"note: {proxy.label} is being captured by {capturing}; that "
                             "capture puts its saved levels back when it ends")
         if pending is not None:
-            after = admin.set_levels({k: v for k, v in pending.levels.items() if k in before})
+            after = admin.set_levels(pending.for_proxy(before))
             journal.clear(key)
             action = f"restored {len(pending.levels)} loggers saved by {pending.origin()}"
         elif reset:

@@ -43,6 +43,7 @@ def logs(ctx: click.Context, pod: str | None, explain: bool, status_filter: str 
     from kubectl_meshdebug.envoy.accesslog import parse_line
     from kubectl_meshdebug.envoy.explain import status_matches
     from kubectl_meshdebug.envoy.flags import split_flags
+    from kubectl_meshdebug.envoy.redact import scrub_line
     from kubectl_meshdebug.kube.targets import parse_target
 
     rt = runtime(ctx)
@@ -75,7 +76,7 @@ def logs(ctx: click.Context, pod: str | None, explain: bool, status_filter: str 
         if entry is None:
             unknown += 1
             if not filtering:
-                items.append({"raw": line, "parsed": False})
+                items.append({"raw": scrub_line(line), "parsed": False})
             continue
         if status_filter and not status_matches(entry, status_filter):
             continue

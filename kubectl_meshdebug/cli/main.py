@@ -97,7 +97,16 @@ def _verbose(argv: list[str]) -> bool:
                for a in argv)
 
 
+def _closed_streams_to_devnull() -> None:
+    """A stream closed by the shell (`>&-`, `2>&-`) is None in Python: what would go
+    there is discarded, and the command still runs and returns its exit code."""
+    for name in ("stdout", "stderr"):
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115
+
+
 def main(argv: list[str] | None = None) -> None:
+    _closed_streams_to_devnull()
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["__complete"]:  # krew installs one binary: completion rides on it
         complete(args[1:])

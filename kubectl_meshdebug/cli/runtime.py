@@ -32,6 +32,7 @@ from kubectl_meshdebug.kube.targets import (
     pods_of_workload,
     proxy_container,
 )
+from kubectl_meshdebug.mesh.commands import kubectl_hint, pod_hint
 from kubectl_meshdebug.pool import Progress, run_all
 from kubectl_meshdebug.render.output import Printer
 from kubectl_meshdebug.transport.choose import AdminUrls, direct_transport, pod_transport
@@ -179,7 +180,8 @@ class Runtime:
                 hint = close_names(ref.name, self.state().names("Pod", namespace))
                 raise UsageError(
                     f"pod {namespace}/{ref.name} not found",
-                    hint=hint or f"list them with: kubectl get pods -n {namespace}",
+                    hint=hint or "list them with: " + kubectl_hint("get", "pods", "-n", namespace,
+                                                                   names=[namespace]),
                 )
             return pod
         pods = pods_of_workload(self.state(), ref.kind, ref.name, namespace)
@@ -202,7 +204,8 @@ class Runtime:
         if phase != "Running":
             raise UnreachableError(
                 f"pod {namespace}/{name} is {phase or 'not running'}",
-                hint=f"see: kubectl describe pod {name} -n {namespace}",
+                hint="see: " + kubectl_hint("describe", "pod", name, "-n", namespace,
+                                            names=[name, namespace]),
             )
         transport = pod_transport(
             self.connection, namespace, name, kind=self.settings.transport,
@@ -234,7 +237,7 @@ class Runtime:
         why = missing_sidecar_reason(namespace, labels(ns_obj) if ns_obj else None)
         raise UsageError(
             f"pod {namespace}/{m.get('name')} has no {self.settings.container} container ({why})",
-            hint=f"run: kubectl meshdebug check-inject {m.get('name')} -n {namespace}",
+            hint="run: " + pod_hint("check-inject", str(m.get("name")), namespace),
         )
 
     def sidecar_pods(self, selector: str, hint: str | None = None) -> list[dict[str, Any]]:

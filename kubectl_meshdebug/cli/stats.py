@@ -9,7 +9,12 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from kubectl_meshdebug.cli.common import CONTEXT, runtime
-from kubectl_meshdebug.cli.options import all_namespaces_option, concurrency_option, global_options
+from kubectl_meshdebug.cli.options import (
+    FiniteFloatRange,
+    all_namespaces_option,
+    concurrency_option,
+    global_options,
+)
 from kubectl_meshdebug.errors import MeshdebugError, UsageError
 from kubectl_meshdebug.render.output import Column, Listing
 
@@ -56,7 +61,7 @@ def service_filter(service: str, namespace: str) -> tuple[str, str]:
 @click.option("--nonzero", is_flag=True, help="Hide zero counters and gauges.")
 @click.option("--type", "stat_type", type=click.Choice(["counters", "gauges", "histograms"]),
               help="Only one kind of stat.")
-@click.option("--delta", "delta_seconds", type=click.FloatRange(0.1, 3600), metavar="SECONDS",
+@click.option("--delta", "delta_seconds", type=FiniteFloatRange(0.1, 3600), metavar="SECONDS",
               help="Sample twice, SECONDS apart, and show what changed with the rate per second.")
 @all_namespaces_option
 @concurrency_option

@@ -71,9 +71,16 @@ def why_503(ctx: click.Context, pod: str, service: str, servers: tuple[str, ...]
     rt.note_limits()
     if any(f.severity == "error" for f in findings):
         return EXIT_FINDINGS
-    if server_proxies and all(p.admin is None or any(
-            v.label == p.label and v.errors for v in why.servers) for p in server_proxies) \
-            and servers:
-        return EXIT_UNREACHABLE  # the servers the user named could not be read
+    # Offline (-f) a server without --admin-url is unread by design, not by failure.
+    servers_unread = {p.label for p in server_proxies
+                      if (p.admin is not None or not rt.offline)} & {
+        line.split(": ", 1)[0] for line in unread}
+    if servers_unread:
+        # Nothing error-level was found, but a server sidecar of the call was not read:
+        # "no problem" would be a claim about a proxy nobody looked at.
+        rt.printer.note("error: could not read the server sidecar"
+                        f"{'s' if len(servers_unread) > 1 else ''} "
+                        f"{', '.join(sorted(servers_unread))}; the diagnosis is incomplete")
+        return EXIT_UNREACHABLE
     return EXIT_OK
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kubectl_meshdebug.envoy.flags import split_flags
+from kubectl_meshdebug.envoy.redact import scrub_line
+from kubectl_meshdebug.numbers import count_number
 
 _HEAD = re.compile(
     r'^\[(?P<start>[^\]]+)\] "(?P<method>\S+) (?P<path>\S*) (?P<protocol>[^"]*)" '
@@ -56,7 +58,7 @@ def parse_text(line: str) -> AccessLogEntry | None:
     tokens = _TOKEN.findall(match.group("rest"))
     # Fields before BYTES_RECEIVED vary by Istio version: details, termination details,
     # "transport failure reason" (quoted). BYTES_RECEIVED is the first bare integer.
-    i = next((k for k, t in enumerate(tokens) if t.isdecimal()), len(tokens))
+    i = next((k for k, t in enumerate(tokens) if count_number(t) is not None), len(tokens))
     before, after = tokens[:i], tokens[i:]
     quoted = [t for t in before if t.startswith('"')]
     bare = [t for t in before if not t.startswith('"')]
@@ -65,13 +67,13 @@ def parse_text(line: str) -> AccessLogEntry | None:
         details=_unquote(bare[0]) if bare else "",
         termination=_unquote(bare[1]) if len(bare) > 1 else "",
         transport_failure=_unquote(quoted[-1]) if quoted else "",
-        method=match.group("method"), path=match.group("path"), start=match.group("start"),
-        raw=line.rstrip("\n"),
+        method=match.group("method"), path=scrub_line(match.group("path")),
+        start=match.group("start"), raw=scrub_line(line.rstrip("\n")),
     )
     # rx tx duration upstream-time "xff" "ua" "request-id" "authority" "upstream-host"
     # cluster upstream-local downstream-local downstream-remote sni route
-    if len(after) >= 3 and after[2].isdecimal():
-        entry.duration_ms = int(after[2])
+    if len(after) >= 3 and count_number(after[2]) is not None:
+        entry.duration_ms = count_number(after[2])
     quoted_after = [k for k, t in enumerate(after) if t.startswith('"')]
     if len(quoted_after) >= 5:
         q = quoted_after
@@ -119,8 +121,8 @@ def parse_json(line: str) -> AccessLogEntry | None:
         return None
     flags = split_flags(str(fields.pop("flags", "")))
     duration = fields.pop("duration_ms", None)
-    entry = AccessLogEntry(status=status, flags=flags, raw=line.rstrip("\n"),
-                           **{k: str(v) for k, v in fields.items()})
+    entry = AccessLogEntry(status=status, flags=flags, raw=scrub_line(line.rstrip("\n")),
+                           **{k: scrub_line(str(v)) for k, v in fields.items()})
     if isinstance(duration, (int, float)) and not isinstance(duration, bool) and \
             math.isfinite(duration) and 0 <= duration < 1e12:
         entry.duration_ms = int(duration)

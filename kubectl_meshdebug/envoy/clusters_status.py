@@ -11,6 +11,7 @@ from typing import Any
 
 from kubectl_meshdebug.envoy import protojson
 from kubectl_meshdebug.envoy.config_dump import socket_address
+from kubectl_meshdebug.numbers import count_number, port_number
 
 # health_status flags, spelled out for people.
 HEALTH_FLAGS = {
@@ -130,7 +131,7 @@ def parse_clusters_text(text: str) -> dict[str, ClusterStatus]:
         if (name, addr) not in hosts:
             host_part, _, port_part = addr.rpartition(":")
             host = HostStatus(
-                name, host_part or addr, int(port_part) if port_part.isdecimal() else None,
+                name, host_part or addr, port_number(port_part),
                 "HEALTHY", [], None, "",
             )
             hosts[(name, addr)] = host
@@ -145,10 +146,10 @@ def parse_clusters_text(text: str) -> dict[str, ClusterStatus]:
                     host.eds_health = flag[4:].upper()
                 else:
                     host.flags.append(flag)
-        elif key == "weight" and value.isdecimal():
-            host.weight = int(value)
-        elif value.isdecimal():
-            host.stats[key] = int(value)
+        elif key == "weight" and count_number(value) is not None:
+            host.weight = count_number(value)
+        elif count_number(value) is not None:
+            host.stats[key] = count_number(value)  # type: ignore[assignment]
     return out
 
 

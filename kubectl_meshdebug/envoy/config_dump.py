@@ -58,7 +58,7 @@ def load_sections(raw: bytes, wanted: set[str] | None = None) -> ConfigDump:
     also gives the precise error for broken input.
     """
     starts = [(m.start() + 1, m.group(1).decode()) for m in _SECTION_START.finditer(raw)]
-    if wanted is not None and starts and raw.lstrip()[:1] == b"{":
+    if wanted is not None and starts and raw.lstrip()[:1] == b"{" and _ends_whole(raw, starts):
         configs = []
         try:
             for i, (start, type_name) in enumerate(starts):
@@ -72,6 +72,15 @@ def load_sections(raw: bytes, wanted: set[str] | None = None) -> ConfigDump:
         except ValueError:
             pass
     return ConfigDump.from_json(jsonload.loads(raw))
+
+
+def _ends_whole(raw: bytes, starts: list[tuple[int, str]]) -> bool:
+    """The last section closes and the document ends right after it: a file cut short
+    (a copy that stopped, `head -c`) fails here and takes the full parse, whose error
+    says so, instead of answering "No resources found" for the sections it lost."""
+    tail = raw[starts[-1][0]:]
+    close = tail.rfind(b"\n  }")
+    return close >= 0 and b"".join(tail[close + 4:].split()) == b"]}"
 
 
 class ConfigDumpError(ValueError):

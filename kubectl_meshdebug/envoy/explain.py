@@ -32,6 +32,6 @@ def status_matches(entry: AccessLogEntry, wanted: str) -> bool:
         if part.endswith("xx") and part[:1].isdecimal():
             if str(entry.status).startswith(part[0]):
                 return True
-        elif part.isdecimal() and int(part) == entry.status:
+        elif part.isascii() and part.isdigit() and len(part) <= 3 and int(part) == entry.status:
             return True
     return False

@@ -29,30 +29,47 @@ class RequestCount:
         return dict(self.labels).get(name, "")
 
 
-def parse_requests_total(text: str) -> list[RequestCount] | None:
+SERIES_MAX = 20_000  # series one proxy may hand us; a real sidecar has hundreds
+LABEL_MAX = 1024  # characters of one label value kept
+
+
+class RequestCounts(list):  # type: ignore[type-arg]
+    """The series read, and how many were left out past SERIES_MAX (a proxy that sends
+    200,000 series would otherwise cost tens of seconds and a gigabyte)."""
+
+    dropped: int = 0
+
+
+def parse_requests_total(text: str) -> RequestCounts | None:
     """The series of istio_requests_total, summed over the labels not kept; None when the
     text has no such metric (the stats filter is off: absent, never zero)."""
     from prometheus_client.parser import text_string_to_metric_families
 
-    lines = [line for line in text.splitlines()
-             if line.startswith(METRIC) or (line.startswith("#") and f" {METRIC}" in line)]
-    if not any(line.startswith(METRIC) for line in lines):
+    series = [line for line in text.splitlines() if line.startswith(METRIC)]
+    if not series:
         return None
+    dropped = max(0, len(series) - SERIES_MAX)
+    series = series[:SERIES_MAX]
     totals: dict[tuple[tuple[str, str], ...], float] = {}
-    for line in lines:
-        if line.startswith("#"):
-            continue
-        try:
-            families = list(text_string_to_metric_families(line + "\n"))
-        except (ValueError, TypeError, IndexError):
-            continue  # one malformed series is left out, not the metric
+    try:  # all at once; one malformed series makes it one line at a time
+        batches = [list(text_string_to_metric_families("\n".join(series) + "\n"))]
+    except (ValueError, TypeError, IndexError):
+        batches = []
+        for line in series:
+            try:
+                batches.append(list(text_string_to_metric_families(line + "\n")))
+            except (ValueError, TypeError, IndexError):
+                continue  # one malformed series is left out, not the metric
+    for families in batches:
         for family in families:
             for sample in family.samples:
                 if sample.name != METRIC:
                     continue
-                key = tuple((k, str(sample.labels.get(k, ""))) for k in KEPT_LABELS)
+                key = tuple((k, str(sample.labels.get(k, ""))[:LABEL_MAX]) for k in KEPT_LABELS)
                 value = sample.value
                 if value != value or value in (float("inf"), float("-inf")) or value < 0:
                     continue  # NaN, infinities and negatives are no request counts
                 totals[key] = totals.get(key, 0.0) + value
-    return [RequestCount(k, int(v)) for k, v in totals.items()]
+    out = RequestCounts(RequestCount(k, int(v)) for k, v in totals.items())
+    out.dropped = dropped
+    return out

@@ -8,7 +8,11 @@ keys, passwords and tokens in many shapes. Redacted here, in any spelling of the
   session ticket keys, OAuth2/HMAC secrets, basic-auth user lists;
 - by content: any PEM private-key block (every label, unterminated, or with BEGIN and END
   labels that differ), also base64-wrapped inside an `inline_bytes`; credentials in header
-  values (`authorization: Bearer ...`, cookies, API keys).
+  values (`authorization: Bearer ...`, cookies, API keys), passwords in URL userinfo.
+
+`scrub_line` does the same for lines of text: access logs (text and JSON), Envoy's own
+debug log (which dumps request headers at debug and trace), URLs with credential query
+parameters.
 
 The walk is iterative (no recursion limit) and changes the parsed document in place: a
 dump of 100 MB is not copied to redact the few places that hold secrets.
@@ -61,8 +65,14 @@ def _b64_holds_key(text: str) -> bool:
     return b"PRIVATE KEY" in decoded
 
 
+_USERINFO = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]{0,20}://[^/\s:@\"']{0,256}:)[^/\s@\"']{1,256}(?=@)")
+
+
 def scrub_text(text: str) -> str:
-    """A string with every PEM private key (and base64-wrapped one) removed."""
+    """A string with every PEM private key (and base64-wrapped one) and every password in
+    a URL's userinfo (`https://user:secret@host`, an http_uri or a JWKS address) removed."""
+    if "@" in text and "://" in text:
+        text = _USERINFO.sub(lambda m: m.group(1) + REDACTED, text)
     if "PRIVATE KEY" in text:
         text = _PEM.sub("[redacted private key]", text)
     if "LS0tLS" in text[:64] and _b64_holds_key(text.strip()):
@@ -138,3 +148,39 @@ def redact(doc: Any) -> Any:
                 elif isinstance(value, (dict, list)):
                     stack.append((value, parent))
     return doc
+
+
+# Credentials in text lines (access logs, Envoy's own debug log, URLs), by shape:
+_HEADER_ALTERNATION = "|".join(re.escape(h) for h in sorted(CREDENTIAL_HEADERS, key=len,
+                                                            reverse=True))
+_LINE_SECRETS = re.compile(
+    # Envoy's debug header dump: 'authorization', 'Bearer x'
+    r"(?P<dump>'(?:" + _HEADER_ALTERNATION + r")', ')[^']*(?=')"
+    # JSON access logs and headers as JSON: "cookie": "a=b"
+    r"|(?P<json>\"(?:" + _HEADER_ALTERNATION + r")\"\s*:\s*\")(?:[^\"\\]|\\.)*(?=\")"
+    # header lines: authorization: Bearer x / cookie=...
+    r"|(?P<header>\b(?:" + _HEADER_ALTERNATION + r")\s*[:=]\s*)[^\s\"',;]+(?:;\s*[^\s\"',;]+)*"
+    # bearer/basic credentials anywhere
+    r"|(?P<scheme>\b(?:bearer|basic)\s+)[A-Za-z0-9._~+/=-]{8,}"
+    # JWTs anywhere (three base64url parts, the first a JSON header)
+    r"|(?P<jwt>)eyJ[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]*"
+    # URL userinfo: scheme://user:password@host
+    r"|(?P<userinfo>\b[A-Za-z][A-Za-z0-9+.-]{0,20}://[^/\s:@\"']{0,256}:)[^/\s@\"']{1,256}(?=@)"
+    # query parameters that carry credentials: ?access_token=..., &api_key=...
+    r"|(?P<query>[?&;](?:access_token|id_token|refresh_token|token|api[_-]?key|apikey|key"
+    r"|password|passwd|pwd|secret|client_secret|sig|signature|x-amz-signature"
+    r"|x-amz-credential|x-goog-signature|auth|code)=)[^&\s\"'#]+",
+    re.I)
+
+
+def _line_secret(match: re.Match[str]) -> str:
+    kept = next((g for g in match.groups() if g is not None), "")
+    return kept + REDACTED
+
+
+def scrub_line(text: str) -> str:
+    """A log line or URL with its credentials replaced: credential headers (as Envoy's
+    debug log, a JSON access log or a header line writes them), bearer/basic tokens, JWTs,
+    the password in URL userinfo and credential query parameters. The rest stays as it
+    was, so the line still explains the failure."""
+    return _LINE_SECRETS.sub(_line_secret, scrub_text(text))

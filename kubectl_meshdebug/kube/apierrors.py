@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from kubectl_meshdebug.errors import MeshdebugError, UnreachableError, UsageError
+from kubectl_meshdebug.text import one_line
 
 
 def _reason(exc: Any) -> str:
@@ -44,6 +45,13 @@ def translate_api_error(
             f"cannot reach the API server: {_reason(exc) or exc}",
             hint="check --context/--kubeconfig and your network",
         )
+    if status in (429, 503):
+        return UnreachableError(
+            f"the API server is too busy to {verb} {what}{where} ({status}, still asking to "
+            "wait when --request-timeout ran out)",
+            hint="try again shortly, or raise --request-timeout", detail=_reason(exc))
+    reason = _reason(exc)
     return UnreachableError(
-        f"the API server answered {status} to {verb} {what}{where}: {_reason(exc)}"
+        f"the API server answered {status} to {verb} {what}{where}"
+        + (f": {one_line(reason)[:300]}" if reason else "")
     )

@@ -9,6 +9,7 @@ Every call is bounded by --request-timeout, passed the way the client honours it
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
@@ -22,6 +23,21 @@ from kubectl_meshdebug.kube.state import Forbidden
 
 Obj = dict[str, Any]
 MAX_LIST_BYTES = 512 * 1024 * 1024
+
+
+RETRY_AFTER_TRIES = 10  # client-go's rest client default (maxRetries)
+
+
+def _retry_after(exc: Any) -> float | None:
+    """Seconds a 429/503 asks to wait (Retry-After, whole seconds, at least 1), else None."""
+    if exc.status not in (429, 503):
+        return None
+    headers = exc.headers or {}
+    value = headers.get("Retry-After") if hasattr(headers, "get") else None
+    if not isinstance(value, str) or not value.strip().isascii() or \
+            not value.strip().isdigit() or len(value.strip()) > 4:
+        return None
+    return float(max(1, int(value.strip())))
 
 
 def _unreachable(what: str, exc: Exception) -> UnreachableError:
@@ -51,12 +67,27 @@ class LiveSource:
         return f"{base}/{spec.plural}"
 
     def _get(self, path: str) -> bytes:
+        """One GET. A 429 or 503 with Retry-After (a control plane that just started, API
+        priority and fairness shedding load) is retried as client-go does, up to
+        RETRY_AFTER_TRIES times, as long as the wait fits in --request-timeout."""
+        from kubernetes.client.exceptions import ApiException
+
         self.connection.check()
         api = self.connection.api_client()
-        response = api.call_api(
-            path, "GET", auth_settings=["BearerToken"], response_type=None,
-            _preload_content=False, _request_timeout=self.connection.timeout,
-        )
+        budget = time.monotonic() + float(self.connection.cfg.request_timeout)
+        for attempt in range(RETRY_AFTER_TRIES):
+            try:
+                response = api.call_api(
+                    path, "GET", auth_settings=["BearerToken"], response_type=None,
+                    _preload_content=False, _request_timeout=self.connection.timeout,
+                )
+                break
+            except ApiException as exc:
+                wait = _retry_after(exc)
+                if wait is None or attempt == RETRY_AFTER_TRIES - 1 or \
+                        time.monotonic() + wait > budget:
+                    raise
+                time.sleep(wait)
         raw = response[0] if isinstance(response, tuple) else response
         data = raw.data if hasattr(raw, "data") else raw
         return data if isinstance(data, bytes) else str(data).encode()

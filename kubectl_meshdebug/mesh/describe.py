@@ -13,6 +13,7 @@ from typing import Any
 from kubectl_meshdebug.kube.state import ClusterState, annotations, labels, meta, ref
 from kubectl_meshdebug.kube.targets import proxy_container
 from kubectl_meshdebug.mesh import policy
+from kubectl_meshdebug.mesh.commands import pod_hint
 from kubectl_meshdebug.mesh.hosts import host_matches, resolve_host
 from kubectl_meshdebug.mesh.meshconfig import load_mesh_config
 from kubectl_meshdebug.mesh.protocol import port_protocol
@@ -121,7 +122,7 @@ def describe_pod(state: ClusterState, pod: Obj, only_service: str | None = None
     }
     if proxy is None:
         warnings.append("the pod has no istio-proxy container: it is not in the mesh "
-                        f"(run: kubectl meshdebug check-inject {meta(pod).get('name')} -n {ns})")
+                        f"(run: {pod_hint('check-inject', str(meta(pod).get('name')), ns)})")
     for svc in state.list("Service", ns):
         selector = (svc.get("spec") or {}).get("selector") or {}
         if not selector or not all(pod_labels.get(k) == v for k, v in selector.items()):

@@ -18,8 +18,10 @@ from typing import Any
 
 from kubectl_meshdebug.envoy.upstream_counters import ProxyCounters
 from kubectl_meshdebug.kube.state import meta
+from kubectl_meshdebug.mesh.commands import is_host, is_label, pod_command
 from kubectl_meshdebug.mesh.names import fqdn_parts, parse_cluster_name
 from kubectl_meshdebug.mesh.workload import workload_name
+from kubectl_meshdebug.numbers import port_number
 
 
 @dataclass
@@ -90,17 +92,27 @@ class Edge:
         """The source pod that saw most failures (the one why-503 should read)."""
         return self.source_pods.most_common(1)[0][0] if self.source_pods else ""
 
-    def service_argument(self) -> str:
-        """How why-503 takes the destination: `name.namespace:port` for a Service."""
+    def service_argument(self) -> str | None:
+        """How why-503 takes the destination: `name.namespace:port` for a Service; None
+        when the proxy's name for it is not a host a Service or ServiceEntry can have."""
         parts = fqdn_parts(self.destination)
-        host = f"{parts[0]}.{parts[1]}" if parts else self.destination
+        if parts:
+            if not (is_label(parts[0]) and is_label(parts[1])):
+                return None
+            host = f"{parts[0]}.{parts[1]}"
+        elif is_host(self.destination):
+            host = self.destination
+        else:
+            return None
         return f"{host}:{self.port}" if self.port else host
 
-    def why503_command(self) -> str:
+    def why503_command(self) -> list[str] | None:
+        """The why-503 that explains this edge, as an argv (names checked, see commands)."""
         namespace, _, pod = self.worst_pod.partition("/")
-        if not pod:
-            return ""
-        return f"kubectl meshdebug why-503 {pod} {self.service_argument()} -n {namespace}"
+        service = self.service_argument()
+        if not pod or service is None:
+            return None
+        return pod_command("why-503", pod, namespace, service)
 
     def to_dict(self) -> dict[str, Any]:
         ratio = self.ratio
@@ -126,7 +138,7 @@ class Edge:
                 self.hosts.values(), key=lambda h: (-h.failed - h.connect_failures, h.address))],
             "no_healthy_host": self.no_healthy_host,
             "source_pods": sorted(self.source_pods),
-            "next": self.why503_command() or None,
+            "next": self.why503_command(),
         }
 
 
@@ -205,14 +217,14 @@ class EdgeMap:
             fqdn = series.get("destination_service")
             candidates = [self.edges[(source, c)] for c in seen
                           if (source, c) in self.edges and self.edges[(source, c)].destination == fqdn]
-            port = series.get("destination_port")
-            if port.isdecimal():
-                candidates = [e for e in candidates if e.port == int(port)] or candidates
+            port = port_number(series.get("destination_port"))
+            if port is not None:
+                candidates = [e for e in candidates if e.port == port] or candidates
             if candidates:
                 edge = max(candidates, key=lambda e: (e.attempts or 0, e.cluster))
             else:
                 edge = self._edge(source, fqdn)
-                edge.port = int(port) if port.isdecimal() else None
+                edge.port = port
             code, flag = series.get("response_code"), series.get("response_flags")
             failed = code.startswith("5") or code == "0"
             edge.istio_requests = _add(edge.istio_requests, series.value)

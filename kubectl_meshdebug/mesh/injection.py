@@ -19,6 +19,7 @@ from kubectl_meshdebug.kube.state import (
     labels,
     meta,
 )
+from kubectl_meshdebug.mesh.commands import is_label
 
 Obj = dict[str, Any]
 NEVER_NAMESPACES = {"kube-system", "kube-public"}
@@ -75,6 +76,11 @@ class InjectionReport:
                 "problem": self.problem, "reason": self.reason, "fix": self.fix,
                 "webhooks": self.webhooks,
                 "steps": [s.__dict__ for s in self.steps]}
+
+
+def _ns(namespace: str) -> str:
+    """A namespace put into a suggested command: only a name Kubernetes allows."""
+    return namespace if is_label(namespace) else "<namespace>"
 
 
 def default_webhooks(revisions: set[str]) -> list[dict[str, Any]]:
@@ -190,8 +196,8 @@ def explain(state: ClusterState, target: str, namespace: str, pod_meta: Obj,
             if has_sidecar is False and expected:
                 report.reason = (f"{reason}; but this pod has no sidecar: it was created "
                                  "before injection was enabled, or its creation bypassed it")
-                report.fix = fix or (f"recreate it: kubectl rollout restart deploy/<owner> -n "
-                                     f"{namespace} (or delete the pod)")
+                report.fix = fix or ("recreate it: kubectl rollout restart deploy/<owner> -n "
+                                     f"{_ns(namespace)} (or delete the pod)")
         elif has_sidecar is None and not expected:
             report.problem = "istio-injection" in ns_labels or REV in ns_labels
         return report
@@ -257,11 +263,11 @@ def explain(state: ClusterState, target: str, namespace: str, pod_meta: Obj,
         if rev and "istio-injection" not in ns_labels:
             known = sorted({str(h.get("name", "")).rsplit("/", 1)[-1] for h in hooks})
             return done(False, f"no injector webhook serves revision {rev!r}",
-                        f"install revision {rev}, or relabel: kubectl label namespace "
-                        f"{namespace} istio.io/rev=<installed revision> --overwrite "
+                        f"install revision {rev!r}, or relabel: kubectl label namespace "
+                        f"{_ns(namespace)} istio.io/rev=<installed revision> --overwrite "
                         f"(webhooks: {', '.join(known)})")
         return done(False, f"namespace {namespace} is not labelled for injection",
-                    f"kubectl label namespace {namespace} istio-injection=enabled "
+                    f"kubectl label namespace {_ns(namespace)} istio-injection=enabled "
                     "(or istio.io/rev=<revision>), then restart the workloads")
     hook = matching[0]
     steps.append(Step("webhooks", True, f"{hook.get('name')} selects the pod ({source})"))

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kubectl_meshdebug.numbers import port_number
+
 SPECIAL_CLUSTERS = {
     "BlackHoleCluster": "blackhole",
     "PassthroughCluster": "passthrough",
@@ -41,17 +43,17 @@ def parse_cluster_name(name: str) -> ClusterName:
         parts = name.split("|")
         if len(parts) == 4:
             direction = parts[0]
-            port = int(parts[1]) if parts[1].isdecimal() else None
-            return ClusterName(direction, port, parts[2], parts[3])
+            return ClusterName(direction, port_number(parts[1]), parts[2], parts[3])
     if name.startswith("outbound_."):
         # outbound_.9080_.v1_.reviews.default.svc.cluster.local
         parts = name.split("_.", 3)
-        if len(parts) == 4 and parts[1].isdecimal():
-            return ClusterName("outbound", int(parts[1]), parts[2], parts[3])
+        if len(parts) == 4 and port_number(parts[1]) is not None:
+            return ClusterName("outbound", port_number(parts[1]), parts[2], parts[3])
     if name.startswith("inbound_."):
         parts = name.split("_.", 3)
-        if len(parts) >= 2 and parts[1].isdecimal():
-            return ClusterName("inbound", int(parts[1]), "", parts[3] if len(parts) == 4 else "")
+        if len(parts) >= 2 and port_number(parts[1]) is not None:
+            return ClusterName("inbound", port_number(parts[1]), "",
+                               parts[3] if len(parts) == 4 else "")
     return ClusterName("other")
 
 
@@ -69,14 +71,14 @@ class RouteConfigName:
 
 
 def parse_route_config_name(name: str) -> RouteConfigName:
-    if name.isdecimal():
-        return RouteConfigName(int(name))
+    if port_number(name) is not None:
+        return RouteConfigName(port_number(name))
     host, sep, port = name.rpartition(":")
-    if sep and port.isdecimal():
-        return RouteConfigName(int(port), host)
+    if sep and port_number(port) is not None:
+        return RouteConfigName(port_number(port), host)
     parts = name.split(".")
-    if len(parts) >= 2 and parts[0] in ("http", "https") and parts[1].isdecimal():
-        return RouteConfigName(int(parts[1]), kind="gateway")
+    if len(parts) >= 2 and parts[0] in ("http", "https") and port_number(parts[1]) is not None:
+        return RouteConfigName(port_number(parts[1]), kind="gateway")
     return RouteConfigName(None, kind="other")
 
 

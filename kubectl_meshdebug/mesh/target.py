@@ -13,6 +13,7 @@ from kubectl_meshdebug.errors import UsageError
 from kubectl_meshdebug.kube.state import ClusterState, meta
 from kubectl_meshdebug.mesh.names import fqdn_parts
 from kubectl_meshdebug.mesh.protocol import is_http, port_protocol
+from kubectl_meshdebug.numbers import port_number
 
 Obj = dict[str, Any]
 
@@ -37,10 +38,10 @@ class CallTarget:
 
 def _split_port(text: str) -> tuple[str, int | None]:
     host, sep, port = text.rpartition(":")
-    if sep and port.isdecimal():
-        return host, int(port)
+    if sep and port_number(port) is not None and (":" not in host or host.startswith("[")):
+        return host, port_number(port)
     if sep:
-        raise UsageError(f"{text!r}: the port after ':' must be a number")
+        raise UsageError(f"{text!r}: give HOST:PORT with one port number from 1 to 65535")
     return text, None
 
 

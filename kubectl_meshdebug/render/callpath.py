@@ -12,6 +12,7 @@ from typing import Any
 
 from kubectl_meshdebug.render.graphs import dot_quote, mermaid_text
 from kubectl_meshdebug.render.output import Printer
+from kubectl_meshdebug.text import one_line
 
 _MARKS_UNICODE = {"ok": "✔", "broken": "✘", "unknown": "?"}
 _MARKS_ASCII = {"ok": "ok", "broken": "XX", "unknown": "??"}
@@ -24,13 +25,13 @@ def path_lines(printer: Printer, path: dict[str, Any], ascii_only: bool = False)
     """The picture of a CallPath.to_dict(), one string per line."""
     marks = _MARKS_ASCII if ascii_only else _MARKS_UNICODE
     arrow = "|" if ascii_only else "│"
-    lines = [f"path: {path['client']} -> {path['target']}"]
+    lines = [f"path: {one_line(path['client'])} -> {one_line(path['target'])}"]
 
     def hop_line(hop: dict[str, Any], indent: str) -> str:
         mark = printer.style(f"{marks[hop['mark']]:>2}", _COLOR[hop["mark"]], bold=True)
-        text = f"{indent}{mark} {_LABEL[hop['hop']]:<9} {hop['name']}"
+        text = f"{indent}{mark} {_LABEL[hop['hop']]:<9} {one_line(hop['name'])}"
         if hop["why"]:
-            text += f"  ({hop['why']})"
+            text += f"  ({one_line(hop['why'])})"
         if hop["finding"]:
             text += "  " + printer.style(f"<- [{hop['finding']}]", _COLOR[hop["mark"]])
         return text
@@ -49,7 +50,7 @@ def path_lines(printer: Printer, path: dict[str, Any], ascii_only: bool = False)
             weight = f"weight {branch['weight']}" if branch["weight"] is not None else "no weight"
             fork = "+-" if ascii_only else ("├─" if i < len(branches) - 1 else "└─")
             lines.append(f"    {fork} branch {i + 1}/{len(branches)}: {weight} -> "
-                         f"{branch['cluster']}")
+                         f"{one_line(branch['cluster'])}")
             indent = "    " + ("|" if ascii_only or i < len(branches) - 1 else " ") + "  "
         else:
             indent = " "

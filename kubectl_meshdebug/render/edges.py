@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kubectl_meshdebug.mesh.commands import shell
 from kubectl_meshdebug.render.graphs import dot_quote, mermaid_text
 from kubectl_meshdebug.render.output import Column
 
@@ -60,7 +61,7 @@ COLUMNS = [
     Column("top", "CODES/FLAGS", value=_top),
     Column("hosts", "FAILING PODS", value=_hosts),
     Column("basis", "COUNTED BY", wide=True),
-    Column("next", "NEXT", wide=True),
+    Column("next", "NEXT", wide=True, fmt=lambda argv: shell(argv) if argv else "-"),
 ]
 
 

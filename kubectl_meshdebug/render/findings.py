@@ -6,6 +6,7 @@ from typing import Any
 
 from kubectl_meshdebug.checks.finding import Finding
 from kubectl_meshdebug.render.output import Printer
+from kubectl_meshdebug.text import one_line
 
 _COLORS = {"error": "red", "warning": "yellow", "info": "cyan"}
 
@@ -13,7 +14,10 @@ _COLORS = {"error": "red", "warning": "yellow", "info": "cyan"}
 def print_findings(printer: Printer, findings: list[Finding], *, title: str,
                    checked: list[str], wide: bool = False, unread: int = 0) -> None:
     """Findings cause first; with none, "No problems found", or when `unread` proxies could
-    not be read, that nothing was found in what could be."""
+    not be read, that nothing was found in what could be. Summaries, evidence and the
+    title are one line each whatever the names in them hold; a fix keeps its own line
+    breaks (YAML snippets), and the checks put names into fixes through one_line."""
+    title = one_line(title)
     if not findings and unread:
         printer.line(printer.style("No problems found in what could be read", "yellow",
                                    bold=True) + f" ({unread} reads failed, see below): {title}")
@@ -27,15 +31,15 @@ def print_findings(printer: Printer, findings: list[Finding], *, title: str,
     for index, finding in enumerate(findings, 1):
         label = printer.style(finding.severity.upper(), _COLORS[finding.severity], bold=True)
         printer.line("")
-        printer.line(f"{index}. {label} [{finding.id}] {finding.summary}")
+        printer.line(f"{index}. {label} [{finding.id}] {one_line(finding.summary)}")
         for ev in finding.evidence:
-            printer.line(f"   - {ev.source}: {ev.detail}")
+            printer.line(f"   - {one_line(ev.source)}: {one_line(ev.detail)}")
         if finding.fix:
             fix_lines = finding.fix.splitlines()
             printer.line(f"   fix: {fix_lines[0]}")
             for line in fix_lines[1:]:
                 printer.line(f"        {line}")
-        printer.line(f"   docs: {finding.docs}")
+        printer.line(f"   docs: {one_line(finding.docs)}")
     printer.line("")
     counts: dict[str, int] = {}
     for f in findings:

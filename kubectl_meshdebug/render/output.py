@@ -13,14 +13,15 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from kubectl_meshdebug.render.formats import OUTPUTS  # noqa: F401  (re-exported)
+from kubectl_meshdebug.text import one_line
 
 LONG_LISTING = 500  # items; above it -o json writes one item per line
 
 # Our own colours travel as MARK code MARK until the line is written, so that every
 # control character that came from a proxy, a log or a file can be shown escaped.
 _MARK = "\U000f0000"
-_STYLED = re.compile(_MARK + r"([0-9;]{1,8})" + _MARK)
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_STYLED = re.compile(_MARK + r"((?:1;)?3[1-6]|0)" + _MARK)  # only the codes style() makes
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _COLORS = {"red": "31", "green": "32", "yellow": "33", "blue": "34", "magenta": "35",
            "cyan": "36"}
 
@@ -28,11 +29,33 @@ _COLORS = {"red": "31", "green": "32", "yellow": "33", "blue": "34", "magenta": 
 def escape_controls(text: str) -> str:
     """Control characters (terminal escapes, window-title changes, screen clears) shown
     as \\xNN instead of acting on the terminal; newlines and tabs kept."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group(0)):02x}", text)
+    return _CONTROL.sub(_escape_one, text)
+
+
+def _escape_one(match: re.Match[str]) -> str:
+    code = ord(match.group(0))
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def _escape_line(match: re.Match[str]) -> str:
+    return "\\n" if match.group(0) == "\n" else _escape_one(match)
+
+
+_LINE_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e"
+                           "\u2066-\u2069]")
+
+
+def terminal_line(text: str, color: bool) -> str:
+    """One line of output: a newline inside it (from a name) is shown as \\n, so no value
+    can start a line of its own that the reader takes for the tool's."""
+    return _styled(_LINE_CONTROL.sub(_escape_line, text), color)
 
 
 def terminal_text(text: str, color: bool) -> str:
-    text = escape_controls(text)
+    return _styled(escape_controls(text), color)
+
+
+def _styled(text: str, color: bool) -> str:
     if color:
         return _STYLED.sub(lambda m: f"\x1b[{m.group(1)}m", text)
     return _STYLED.sub("", text)
@@ -75,7 +98,7 @@ class Printer:
 
     # plain text ------------------------------------------------------------------
     def line(self, text: str = "") -> None:
-        self.out.write(terminal_text(text, self.color) + "\n")
+        self.out.write(terminal_line(text, self.color) + "\n")
 
     def raw(self, text: str) -> None:
         """Text a program reads (Prometheus exposition, Envoy's own text): only the
@@ -86,7 +109,7 @@ class Printer:
         """A remark on stderr that must not disturb -o json on stdout. A stderr that is
         gone (closed terminal after SIGHUP) loses the remark, never the work after it."""
         try:
-            self.err.write(terminal_text(text, False) + "\n")
+            self.err.write(terminal_line(text, False) + "\n")
             self.err.flush()
         except (OSError, ValueError):
             pass
@@ -103,8 +126,10 @@ class Printer:
             import yaml
 
             dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+            # No folding of long strings: a folded name continues on a line of its own
+            # that reads like one the tool wrote (and grep misses it).
             self.out.write(yaml.dump(doc, Dumper=dumper, sort_keys=False,
-                                     default_flow_style=False))
+                                     default_flow_style=False, width=1 << 30))
         elif isinstance(doc, dict) and len(doc.get("items") or ()) > LONG_LISTING:
             write_json(self.out.write, doc, flat_depth=2)
             self.out.write("\n")
@@ -137,6 +162,11 @@ class Printer:
 
 
 def _cell(value: Any, fmt: Callable[[Any], str] | None) -> str:
+    """A cell is one line whatever the value holds (a newline would forge a row)."""
+    return one_line(_cell_text(value, fmt))
+
+
+def _cell_text(value: Any, fmt: Callable[[Any], str] | None) -> str:
     if fmt is not None:
         return fmt(value)
     if value is None or value == "":

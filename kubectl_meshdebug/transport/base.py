@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from kubectl_meshdebug.errors import BadAnswerError
 
 # A 20,000-service sidecar's /config_dump?include_eds is about 150 MB.
-DEFAULT_MAX_BYTES = 1024 * 1024 * 1024
+DEFAULT_MAX_BYTES = 256 * 1024 * 1024  # as --max-size (cli/options.py)
 
 
 @dataclass

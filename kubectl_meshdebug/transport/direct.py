@@ -18,8 +18,12 @@ from kubectl_meshdebug.transport.base import (
 
 def parse_admin_url(url: str) -> tuple[str, int, str]:
     """(host, port, path prefix) of `http://HOST:PORT[/prefix]` (scheme optional)."""
-    parts = urlsplit(url if "://" in url else f"http://{url}")
-    if parts.scheme != "http" or not parts.hostname:
+    try:
+        parts = urlsplit(url if "://" in url else f"http://{url}")
+        hostname = parts.hostname
+    except ValueError as exc:  # an unclosed IPv6 bracket, a bad netloc
+        raise UsageError(f"--admin-url {url!r} is not an http://HOST:PORT URL") from exc
+    if parts.scheme != "http" or not hostname:
         raise UsageError(f"--admin-url {url!r} is not an http://HOST:PORT URL")
     host = parts.hostname
     if any(c.isspace() or ord(c) < 32 for c in host) or parts.query or parts.fragment:

@@ -126,7 +126,7 @@ def test_second_signal_during_a_stalled_restore_names_the_fix(healthy_lab, url):
         os.kill(envoy.pid, signal.SIGCONT)
     assert proc.returncode == 130
     assert "interrupted again while restoring" in err and "foo/sleep may be left" in err
-    assert "kubectl meshdebug loglevel sleep -n foo --reset" in err
+    assert "kubectl meshdebug loglevel sleep --reset -n foo" in err
     assert "Traceback" not in err
     fixed = run(*lab_args(healthy_lab), "loglevel", "sleep", "--reset")
     assert fixed.code == 0 and "saved by a capture" in fixed.out, fixed.err
@@ -152,3 +152,41 @@ def test_for_zero_is_refused(healthy_lab, url):
     result = run(*lab_args(healthy_lab), "capture", "sleep", "--for", "0",
                  "--log-file", healthy_lab.client_log())
     assert result.code == 2 and "longer than 0" in result.err
+
+
+def test_captured_debug_lines_show_no_credentials(healthy_lab, url):
+    """Envoy at debug dumps every request header; capture must not print the caller's
+    bearer token or cookie, and still shows the headers are there."""
+    token, cookie = "tok-3f9a8b7c6d5e4f3a2b1c", "session=c00k1e-9f8e7d"
+    proc = _start(healthy_lab, "--paths", "http:debug", "--for", "4s")
+    _wait_for(lambda: loggers(url).get("http") == "debug", proc)
+    while proc.poll() is None:  # calls until the capture ends by itself, lines flushed
+        send(healthy_lab, "httpbin.foo:8000", extra_headers={
+            "Authorization": f"Bearer {token}", "Cookie": cookie})
+        time.sleep(0.2)  # pacing the calls, not waiting for a state
+    out, err = proc.communicate(timeout=60)
+    assert "'authorization', '[redacted]'" in out, out[-2000:]
+    assert token not in out + err and "c00k1e" not in out + err
+
+
+def test_a_log_file_that_is_a_directory_is_refused_before_any_level_changes(
+        healthy_lab, url, tmp_path):
+    before = loggers(url)
+    result = run(*lab_args(healthy_lab), "capture", "sleep", "--for", "2s",
+                 "--log-file", str(tmp_path))
+    assert result.code == 2 and "is a directory" in result.err, result.err
+    assert len(result.err.strip().splitlines()) == 1
+    assert loggers(url) == before
+
+
+def test_an_output_that_fails_stops_the_capture_restores_and_says_why(healthy_lab, url):
+    before = loggers(url)
+    proc = _start(healthy_lab, "--paths", "http:debug", "--for", "20s", "--out", "/dev/full")
+    while proc.poll() is None:  # calls until a line is written and the write fails
+        send(healthy_lab, "httpbin.foo:8000")
+        time.sleep(0.2)  # pacing the calls, not waiting for a state
+    _out, err = proc.communicate(timeout=60)
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert proc.returncode == 2 and "No space left on device" in err, err
+    assert len(lines) == 1 and "internal error" not in err and "Traceback" not in err
+    assert loggers(url) == before

@@ -94,7 +94,8 @@ def test_two_failing_edges_first_with_the_envoys_counts(default_install):
     assert reviews["failures"] == FOUR_SERVICES_CALLS["reviews.foo:9080"]  # no retries for UC
     assert ratings["failures"] == 3  # one call, two retries: three attempts failed
     assert [h["pod"] for h in reviews["hosts"]] == ["foo/reviews-v1"]
-    assert reviews["next"] == "kubectl meshdebug why-503 sleep reviews.foo:9080 -n foo"
+    assert reviews["next"] == ["kubectl", "meshdebug", "why-503", "sleep", "reviews.foo:9080",
+                               "-n", "foo"]
     assert doc["proxies"] == {"read": 5, "failed": [], "with_cluster_stats": 0,
                               "with_istio_requests_total": 0}
 

@@ -171,3 +171,16 @@ def test_why503_with_a_named_server_that_never_answers(healthy_lab):
     assert "No problems found." not in result.out
     assert "No problems found in what could be read" in result.out
     assert "could not read foo/x" in result.err
+
+
+def test_why503_with_an_unread_server_sidecar_of_the_service_exits_3(healthy_lab):
+    """No --server: the Service's own pod has a sidecar whose admin port refuses. Nothing
+    error-level in what was read is no all-clear: exit 3, naming the sidecar."""
+    args = lab_args(healthy_lab)
+    server = next(a for a in args if a.startswith("foo/httpbin"))
+    label = server.split("=", 1)[0]
+    args[args.index(server)] = f"{label}=http://127.0.0.1:9"
+    result = run(*args, "--request-timeout", "2s", "why-503", "sleep", "httpbin:8000")
+    assert result.code == 3, (result.out, result.err)
+    assert "No problems found." not in result.out
+    assert f"could not read the server sidecar {label}" in result.err, result.err

@@ -102,7 +102,7 @@ def test_help_imports_only_click_and_the_cli_layer(command):
                f"kubectl_meshdebug.cli.{module}", "kubectl_meshdebug.cli.proxyconfig",
                "kubectl_meshdebug.render", "kubectl_meshdebug.render.formats",
                "kubectl_meshdebug.render.output", "kubectl_meshdebug.errors",
-               "kubectl_meshdebug.inputs"}
+               "kubectl_meshdebug.inputs", "kubectl_meshdebug.text"}
     assert loaded - allowed == set()
     assert f"kubectl_meshdebug.cli.{module}" in loaded  # the test saw the command load
 

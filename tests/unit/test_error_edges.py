@@ -48,8 +48,8 @@ def test_istio_counts_are_requests_with_codes_and_flags():
     assert ranked[0]["basis"] == "istio_requests_total"
     assert ranked[0]["response_flags"] == {"UC": 7} and ranked[1]["response_flags"] == {"UH": 3}
     assert ranked[0]["counts"]["host_counters"] is None  # not read, not zero
-    assert ranked[0]["next"] == ("kubectl meshdebug why-503 productpage-v1-5d9d reviews.default "
-                                 "-n default")
+    assert ranked[0]["next"] == ["kubectl", "meshdebug", "why-503", "productpage-v1-5d9d",
+                                 "reviews.default", "-n", "default"]
 
 
 def test_host_counters_join_the_istio_edge_of_the_same_service():
@@ -64,7 +64,8 @@ def test_host_counters_join_the_istio_edge_of_the_same_service():
     assert top["counts"]["host_counters"] == {"attempts": 9, "failed": 7}
     assert top["basis"] == "istio_requests_total" and top["failures"] == 7
     assert top["hosts"][0]["pod"] == "default/reviews-v3-abc"
-    assert top["next"].endswith("why-503 productpage-v1-5d9d reviews.default:9080 -n default")
+    assert top["next"][2:] == ["why-503", "productpage-v1-5d9d", "reviews.default:9080", "-n",
+                               "default"]
 
 
 def test_window_difference_and_counter_resets():

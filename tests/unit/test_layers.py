@@ -1,7 +1,7 @@
 """The layers only point down: cli -> render -> checks -> mesh -> envoy -> transport -> kube.
 
 Every import in the package, module-level or inside a function, is read from the source;
-a module may import its own layer, any layer below, and the shared modules (errors,
+a module may import its own layer, any layer below, and the shared modules (errors, numbers, text,
 inputs, pool). The lab (real Envoys on loopback) is reached only from `cli/demo.py`.
 """
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "kubectl_meshdebug"
 LAYERS = ["cli", "render", "checks", "mesh", "envoy", "transport", "kube"]
-SHARED = {"errors", "inputs", "jsonload", "pool", "__init__", "__main__"}
+SHARED = {"errors", "inputs", "jsonload", "numbers", "pool", "text", "__init__", "__main__"}
 
 
 def imports(path: Path) -> list[tuple[int, str]]:
