@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kubectl_meshdebug.checks.finding import Finding
+from kubectl_meshdebug.checks.paths import declared_by_service_entry
 from kubectl_meshdebug.checks.why503_context import CATCH_ALL_VHOSTS, Why503Context
 from kubectl_meshdebug.envoy.config_dump import FilterChainInfo
 from kubectl_meshdebug.kube.state import meta
@@ -42,6 +43,8 @@ HOP_OF: dict[str, str] = {
     "route-not-found": "route",
     "route-timeout": "route",
     "cluster-not-found": "cluster",
+    "service-not-found": "cluster",
+    "egress-blocked": "cluster",
     "vs-subset-undefined": "cluster",
     "dr-tls-overrides-mtls": "cluster",
     "tls-mode-mismatch": "cluster",
@@ -156,11 +159,28 @@ def _protocol(chain: FilterChainInfo) -> str:
     return chain.protocol or "other"
 
 
+def _egress_cluster(ctx: Why503Context) -> str | None:
+    """Where a call to a host outside the mesh that no ServiceEntry declares goes, as the
+    mesh config decides: PassthroughCluster (ALLOW_ANY) or BlackHoleCluster (REGISTRY_ONLY).
+    None when that is not the case or the mesh config was not read."""
+    if not ctx.target.external or ctx.mesh is None or ctx.state is None or \
+            ctx.matched_route is not None or declared_by_service_entry(ctx, ctx.target.host):
+        return None
+    return ("BlackHoleCluster" if ctx.mesh.mesh.outbound_policy == "REGISTRY_ONLY"
+            else "PassthroughCluster")
+
+
 def _listener_hop(ctx: Why503Context) -> Hop:
     chains = ctx.listener_chains
     if not chains:
         hop = Hop("listener", f"no listener for port {ctx.target.port}")
         hop.facts = {"port": ctx.target.port, "chains": []}
+        egress = _egress_cluster(ctx)
+        if egress is not None:
+            hop.name = "virtualOutbound"
+            hop.mark = "ok"
+            hop.why = f"no listener for port {ctx.target.port}: virtualOutbound takes it"
+            return hop
         hop.mark = "unknown"
         hop.why = "the call falls to virtualOutbound (passthrough or blocked by policy)"
         return hop
@@ -189,7 +209,9 @@ def _route_hop(ctx: Why503Context) -> Hop:
     if route is None:
         present = any(n in ctx.route_configs_present for n in ctx.route_config_names)
         hop = Hop("route", "no route", {"route_configs": ctx.route_config_names})
-        if present:
+        if not present and _egress_cluster(ctx) is not None:
+            hop.mark, hop.why = "ok", "none on this port: the call is passed on as TCP"
+        elif present:
             hop.mark, hop.why = "broken", "no virtual host answers the host"
         else:
             hop.mark, hop.why = "unknown", "no route config for the port was read"
@@ -226,6 +248,9 @@ def _clusters_of_route(ctx: Why503Context) -> list[tuple[str, int | None]]:
         return [(ctx.target_clusters[0], None)]
     if route is not None and route.clusters:
         return list(route.clusters)
+    egress = _egress_cluster(ctx) if route is None else None
+    if egress is not None:
+        return [(egress, None)]
     return [] if route is not None else [(ctx.target_clusters[0], None)]
 
 
@@ -244,9 +269,16 @@ def _cluster_hop(ctx: Why503Context, name: str) -> Hop:
         return hop
     record = ctx.cluster(name)
     parsed = parse_cluster_name(name)
+    if name in ("BlackHoleCluster", "PassthroughCluster"):
+        hop.facts = {"present": record is not None, "subset": None}
+        if name == "BlackHoleCluster":
+            hop.mark, hop.why = "broken", "REGISTRY_ONLY: the call is dropped (TCP reset, 502)"
+        else:
+            hop.mark, hop.why = "ok", "ALLOW_ANY: out of the mesh to the address dialled"
+        return hop
     if record is None:
         hop.facts = {"present": False, "subset": parsed.subset or None}
-        if name in ("PassthroughCluster", "BlackHoleCluster", "InboundPassthroughCluster"):
+        if name == "InboundPassthroughCluster":
             hop.mark, hop.why = "ok", "Envoy's own cluster"
         else:
             hop.mark, hop.why = "broken", "the proxy has no such cluster"
@@ -272,6 +304,15 @@ def _pod_name(ctx: Why503Context, address: str) -> str | None:
 
 def _endpoints_hop(ctx: Why503Context, cluster: str) -> Hop:
     hop = Hop("endpoints", cluster)
+    if cluster in ("PassthroughCluster", "BlackHoleCluster"):
+        # ORIGINAL_DST and STATIC-without-hosts: never EDS endpoints, by design
+        hop.facts = {"hosts": []}
+        if cluster == "PassthroughCluster":
+            hop.name = f"{ctx.target.host}:{ctx.target.port}"
+            hop.mark, hop.why = "ok", "original destination: whatever the app's DNS gave"
+        else:
+            hop.name, hop.mark, hop.why = "-", "broken", "none: the black hole has no hosts"
+        return hop
     statuses = ctx.client.statuses if ctx.client.reachable else None
     status = (statuses or {}).get(cluster)
     if status is None:

@@ -14,6 +14,8 @@ from kubectl_meshdebug.checks.why503_context import Why503Context, entry_text
 from kubectl_meshdebug.kube.state import labels, ref
 from kubectl_meshdebug.mesh.commands import kubectl_hint, proxy_hint
 from kubectl_meshdebug.mesh.correlate import owning_config
+from kubectl_meshdebug.mesh.hosts import host_matches
+from kubectl_meshdebug.mesh.names import fqdn_parts
 from kubectl_meshdebug.mesh.protocol import TLS_PORTS
 from kubectl_meshdebug.mesh.sidecar import applicable_sidecar, egress_allows, egress_hosts
 from kubectl_meshdebug.text import one_line
@@ -21,12 +23,14 @@ from kubectl_meshdebug.text import one_line
 SIDECAR_EGRESS_HIDES_HOST = FindingType(
     "sidecar-egress-hides-host", "error",
     "A Sidecar resource's egress list hides the host from the client",
-    kinds=("Sidecar", "ConfigMap", "Pod"), proxy=("clusters", "routes", "listeners", "log"),
+    kinds=("Sidecar", "ConfigMap", "Pod", "ServiceEntry"),
+    proxy=("clusters", "routes", "listeners", "log"),
     explains=("route-not-found", "cluster-not-found", "upstream-connect-failure"))
 
 ROUTE_NOT_FOUND = FindingType(
     "route-not-found", "error",
     "No virtual host of the port's route config answers the call's Host",
+    kinds=("Service", "ServiceEntry", "Namespace"),
     proxy=("listeners", "routes", "clusters", "stats", "log"),
     explains=("upstream-connect-failure",))
 
@@ -34,6 +38,25 @@ CLUSTER_NOT_FOUND = FindingType(
     "cluster-not-found", "error", "The route points at a cluster the proxy does not have",
     kinds=("Service", "ServiceEntry", "DestinationRule", "ConfigMap", "VirtualService"),
     proxy=("routes", "clusters", "log"))
+
+SERVICE_NOT_FOUND = FindingType(
+    "service-not-found", "error",
+    "The call names a Service that does not exist (and no ServiceEntry declares the host)",
+    kinds=("Service", "ServiceEntry", "Namespace"), proxy=(),
+    explains=("route-not-found", "cluster-not-found", "no-endpoints",
+              "upstream-connect-failure"))
+
+EGRESS_PASSTHROUGH = FindingType(
+    "egress-passthrough", "info",
+    "A host outside the mesh, without a ServiceEntry, passed through under ALLOW_ANY",
+    kinds=("ServiceEntry", "ConfigMap"), proxy=("listeners", "routes", "clusters"),
+    explains=("route-not-found",))
+
+EGRESS_BLOCKED = FindingType(
+    "egress-blocked", "error",
+    "REGISTRY_ONLY blocks a host outside the mesh that no ServiceEntry declares",
+    kinds=("ServiceEntry", "ConfigMap"), proxy=("listeners", "routes", "clusters", "log"),
+    explains=("route-not-found", "cluster-not-found"))
 
 NO_ENDPOINTS = FindingType(
     "no-endpoints", "error", "The target cluster has no endpoints",
@@ -62,6 +85,8 @@ def _catch_all_effect(ctx: Why503Context) -> str:
 def sidecar_egress_hides_host(ctx: Why503Context) -> list[Finding]:
     if ctx.mesh is None or ctx.mesh.client_pod is None or ctx.state is None:
         return []
+    if ctx.target.external and not declared_by_service_entry(ctx, ctx.target.host):
+        return []  # nothing to hide: the mesh does not know the host (external_host_egress)
     sidecar = applicable_sidecar(ctx.state, ctx.mesh.mesh.root_namespace, ctx.mesh.client_pod)
     if sidecar is None or egress_allows(sidecar, ctx.target.host, ctx.target.namespace or None):
         return []
@@ -81,9 +106,97 @@ def sidecar_egress_hides_host(ctx: Why503Context) -> list[Finding]:
         resource=ref(sidecar), weight=8)]
 
 
+def declared_by_service_entry(ctx: Why503Context, host: str) -> bool:
+    """Some ServiceEntry (any namespace: exportTo is not looked at) lists the host."""
+    if ctx.state is None:
+        return False
+    for entry in ctx.state.list("ServiceEntry"):
+        hosts = (entry.get("spec") or {}).get("hosts") if isinstance(entry.get("spec"),
+                                                                     dict) else None
+        if isinstance(hosts, list) and any(isinstance(h, str) and host_matches(h, host)
+                                           for h in hosts):
+            return True
+    return False
+
+
+def _readable(ctx: Why503Context, kind: str, namespace: str | None) -> bool:
+    readable = getattr(ctx.state, "readable", None)
+    return readable is None or bool(readable(kind, namespace))
+
+
+def service_not_found(ctx: Why503Context) -> list[Finding]:
+    """`why-503 sleep nosuch:8080`: the answer is that nosuch does not exist, not that the
+    proxy lacks a route for it (every missing piece after that follows from it)."""
+    parts = fqdn_parts(ctx.target.host)
+    if ctx.state is None or ctx.target.service is not None or not parts:
+        return []
+    name, namespace = parts
+    if not _readable(ctx, "Service", namespace) or \
+            declared_by_service_entry(ctx, ctx.target.host):
+        return []
+    namespaces = {str((n.get("metadata") or {}).get("name")) for n in ctx.state.list("Namespace")
+                  if isinstance(n.get("metadata"), dict)}
+    no_namespace = bool(namespaces) and namespace not in namespaces and \
+        _readable(ctx, "Namespace", None)
+    return [SERVICE_NOT_FOUND(
+        f"Service {namespace}/{name} does not exist"
+        + (f" (nor does namespace {namespace})" if no_namespace else "")
+        + f", and no ServiceEntry declares {ctx.target.host}: there is no such name in "
+        "cluster DNS (the app fails to resolve it) and the proxy has no route or cluster for "
+        "it; a call by IP or Host header falls through to PassthroughCluster or "
+        "BlackHoleCluster",
+        [Evidence("Services" if ctx.target.namespace else "objects",
+                  f"no Service {name} in namespace {namespace}")],
+        fix="Call the Service by a name that exists ("
+            + kubectl_hint("get", "services", "-n", namespace, names=[namespace])
+            + "), or create it.",
+        resource=f"Service {namespace}/{name}", weight=10)]
+
+
+def external_host_egress(ctx: Why503Context) -> list[Finding]:
+    """A host outside the mesh that no ServiceEntry declares: the mesh config's
+    outboundTrafficPolicy decides what the sidecar does with it, and was read."""
+    if not ctx.target.external or ctx.mesh is None or ctx.state is None or \
+            declared_by_service_entry(ctx, ctx.target.host) or ctx.matched_route is not None:
+        return []
+    mesh = ctx.mesh.mesh
+    where = f"outboundTrafficPolicy {mesh.outbound_policy} ({mesh.source})"
+    if mesh.outbound_policy == "REGISTRY_ONLY":
+        tls = ctx.target.port in TLS_PORTS
+        return [EGRESS_BLOCKED(
+            f"no ServiceEntry declares {ctx.target.host}, and {where} lets the sidecar of "
+            f"{ctx.client.label} reach only hosts the mesh knows: the call goes to "
+            "BlackHoleCluster (TCP: reset) or the block_all route (HTTP: 502)",
+            [Evidence(mesh.source, "outboundTrafficPolicy.mode: REGISTRY_ONLY")]
+            + _log_evidence(ctx, "NR") + _log_evidence(ctx, "UH", 1),
+            fix=("Declare the host with a ServiceEntry, e.g.\n"
+                 "  apiVersion: networking.istio.io/v1\n  kind: ServiceEntry\n"
+                 f"  spec:\n    hosts:\n    - {one_line(ctx.target.host)}\n"
+                 "    location: MESH_EXTERNAL\n    resolution: DNS\n    ports:\n"
+                 f"    - number: {ctx.target.port}\n"
+                 f"      name: {'tls' if tls else 'http'}\n"
+                 f"      protocol: {'TLS' if tls else 'HTTP'}"),
+            resource=mesh.source, weight=9)]
+    return [EGRESS_PASSTHROUGH(
+        f"{ctx.target.host} is outside the mesh and no ServiceEntry declares it; under "
+        f"{where} the sidecar of {ctx.client.label} passes the call through unchanged "
+        "(PassthroughCluster, to the address the app dialled): the mesh neither routes nor "
+        "blocks it, so a failure comes from DNS, the network or the destination itself",
+        [Evidence(mesh.source, f"outboundTrafficPolicy.mode: {mesh.outbound_policy}")],
+        fix="Look outside the mesh (DNS, egress network policy, the destination). Declare a "
+            "ServiceEntry to get routing, retries, TLS origination and metrics for it.",
+        resource=mesh.source, weight=1)]
+
+
 def route_not_found(ctx: Why503Context) -> list[Finding]:
     if not ctx.client.reachable or ctx.matched_route is not None or ctx.tcp_path:
         return []
+    if ctx.target.external and ctx.mesh is not None and ctx.state is not None and \
+            not declared_by_service_entry(ctx, ctx.target.host):
+        return []  # external_host_egress says what the mesh config does with it
+    if fqdn_parts(ctx.target.host) and ctx.target.service is None and \
+            service_not_found(ctx):
+        return []  # the Service does not exist: service-not-found says so
     http_chain = any(c.route_config or c.inline_routes for _, c in ctx.listener_chains)
     if ctx.listener_chains and not http_chain:
         return []  # a TCP port: routes do not apply

@@ -10,7 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from kubectl_meshdebug.checks import malformed, paths, ports, proxy, routing, tls, upstream
+from kubectl_meshdebug.checks import (
+    counters,
+    malformed,
+    paths,
+    ports,
+    proxy,
+    routing,
+    tls,
+    upstream,
+)
 from kubectl_meshdebug.checks.finding import Finding, FindingType
 
 
@@ -86,6 +95,9 @@ WHY503_CHECKS: list[Check] = [
     Check("protocol-conflict", ports.protocol_conflict_call, (ports.PROTOCOL_CONFLICT,)),
     Check("sidecar-egress-hides-host", paths.sidecar_egress_hides_host,
           (paths.SIDECAR_EGRESS_HIDES_HOST,)),
+    Check("service-not-found", paths.service_not_found, (paths.SERVICE_NOT_FOUND,)),
+    Check("external-host-egress", paths.external_host_egress,
+          (paths.EGRESS_PASSTHROUGH, paths.EGRESS_BLOCKED)),
     Check("route-not-found", paths.route_not_found, (paths.ROUTE_NOT_FOUND,)),
     Check("cluster-not-found", paths.cluster_not_found,
           (paths.CLUSTER_NOT_FOUND, routing.VS_SUBSET_UNDEFINED)),
@@ -102,6 +114,8 @@ WHY503_CHECKS: list[Check] = [
           (upstream.APP_RESETS_CONNECTION,)),
     Check("upstream-connect-failure", upstream.upstream_connect_failure,
           (upstream.UPSTREAM_CONNECT_FAILURE,)),
+    Check("failures-unexplained", counters.failures_unexplained,
+          (counters.FAILURES_UNEXPLAINED,)),
 ]
 
 

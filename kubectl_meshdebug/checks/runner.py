@@ -45,4 +45,7 @@ def run_why503(ctx: Why503Context, checks: list[Check] | None = None) -> list[Fi
             if key not in seen:
                 seen.add(key)
                 findings.append(finding)
+    if any(f.severity in ("error", "warning") and f.id != "failures-unexplained"
+           for f in findings):  # a cause was found: the counters are its evidence
+        findings = [f for f in findings if f.id != "failures-unexplained"]
     return ordered(findings)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from kubectl_meshdebug.cli.common import CONTEXT, runtime
@@ -62,12 +64,14 @@ def why_503(ctx: click.Context, pod: str, service: str, servers: tuple[str, ...]
             rt.printer.line()
         title = f"why-503: {client.label} -> {target.label}"
         print_findings(rt.printer, findings, title=title, checked=why.checked,
-                       wide=rt.settings.output == "wide", unread=len(unread))
+                       wide=rt.settings.output == "wide", unread=len(unread),
+                       none_found=_none_found(why, texts))
         for line in unread[:5]:
             rt.printer.note(f"note: could not read {line}")
         if not texts:
             rt.printer.note("note: no access logs read; add --logs (or --log-file) to see "
-                            "response flags")
+                            "response flags; Istio's default install has them off (turn "
+                            "them on for one workload: docs/checks/failures-unexplained.md)")
     rt.note_limits()
     if any(f.severity == "error" for f in findings):
         return EXIT_FINDINGS
@@ -84,3 +88,15 @@ def why_503(ctx: click.Context, pod: str, service: str, servers: tuple[str, ...]
         return EXIT_UNREACHABLE
     return EXIT_OK
 
+
+def _none_found(why: Any, texts: dict[str, str]) -> str:
+    """What "no finding" means here: with no access log read, the counters of the call's
+    clusters are all there is, and they saw no failing call (not "no problem")."""
+    from kubectl_meshdebug.checks.counters import counted_failures
+
+    if texts:
+        return "No problems found."
+    counted = counted_failures(why)
+    if counted is None:
+        return "No problems found in what could be read (no access log, no counters)."
+    return "No failing call seen in what was read."

@@ -40,6 +40,32 @@ def _retry_after(exc: Any) -> float | None:
     return float(max(1, int(value.strip())))
 
 
+def _read_within(raw: Any, deadline: float, path: str) -> bytes:
+    """The body by what arrives (read1), checked against the call's deadline between
+    reads: a server that drips its answer a byte at a time passes every socket timeout
+    and would otherwise hold the command for as long as it likes."""
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        while True:
+            if time.monotonic() > deadline:
+                raise UnreachableError(
+                    f"the API server did not finish answering {path.split('?')[0]} in time",
+                    hint="check the cluster is up, or raise --request-timeout")
+            chunk = raw.read1(1 << 16)
+            if not chunk:
+                raw.release_conn()
+                return b"".join(chunks)
+            size += len(chunk)
+            if size > MAX_LIST_BYTES:
+                raise BadAnswerError(f"the API server answered {path} with more than "
+                                     f"{MAX_LIST_BYTES >> 20} MiB")
+            chunks.append(chunk)
+    except BaseException:
+        raw.close()  # half read: the connection cannot go back to the pool
+        raise
+
+
 def _unreachable(what: str, exc: Exception) -> UnreachableError:
     text = " ".join(str(exc).split())
     if "timed out" in text.lower() or "timeout" in exc.__class__.__name__.lower():
@@ -89,6 +115,8 @@ class LiveSource:
                     raise
                 time.sleep(wait)
         raw = response[0] if isinstance(response, tuple) else response
+        if hasattr(raw, "read1"):
+            return _read_within(raw, budget, path)
         data = raw.data if hasattr(raw, "data") else raw
         return data if isinstance(data, bytes) else str(data).encode()
 

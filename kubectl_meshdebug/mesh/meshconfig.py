@@ -13,6 +13,7 @@ class MeshConfig:
     root_namespace: str = "istio-system"
     auto_mtls: bool = True
     source: str = "Istio defaults"
+    outbound_policy: str = "ALLOW_ANY"  # outboundTrafficPolicy.mode (Istio's default)
 
 
 def parse_mesh(text: str, source: str) -> MeshConfig:
@@ -25,10 +26,13 @@ def parse_mesh(text: str, source: str) -> MeshConfig:
     if not isinstance(doc, dict):
         doc = {}
     auto = doc.get("enableAutoMtls")
+    policy = doc.get("outboundTrafficPolicy")
+    mode = policy.get("mode") if isinstance(policy, dict) else None
     return MeshConfig(
         root_namespace=str(doc.get("rootNamespace") or "istio-system"),
         auto_mtls=True if auto is None else bool(auto),
         source=source,
+        outbound_policy="REGISTRY_ONLY" if mode == "REGISTRY_ONLY" else "ALLOW_ANY",
     )
 
 

@@ -12,7 +12,8 @@ _COLORS = {"error": "red", "warning": "yellow", "info": "cyan"}
 
 
 def print_findings(printer: Printer, findings: list[Finding], *, title: str,
-                   checked: list[str], wide: bool = False, unread: int = 0) -> None:
+                   checked: list[str], wide: bool = False, unread: int = 0,
+                   none_found: str = "No problems found.") -> None:
     """Findings cause first; with none, "No problems found", or when `unread` proxies could
     not be read, that nothing was found in what could be. Summaries, evidence and the
     title are one line each whatever the names in them hold; a fix keeps its own line
@@ -24,7 +25,7 @@ def print_findings(printer: Printer, findings: list[Finding], *, title: str,
         printer.line("Checked: " + ", ".join(checked))
         return
     if not findings:
-        printer.line(printer.style("No problems found.", "green", bold=True) + f" {title}")
+        printer.line(printer.style(none_found, "green", bold=True) + f" {title}")
         printer.line("Checked: " + ", ".join(checked))
         return
     printer.line(title)

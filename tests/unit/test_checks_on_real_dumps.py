@@ -191,7 +191,45 @@ def test_route_not_found_names_the_catch_all():
 def test_no_endpoints_and_subset_no_pods():
     empty = statuses_of(DETAILS, [])
     assert ids(build(statuses=empty))[0] == "no-endpoints"
-    assert ids(build(statuses=statuses_of(DETAILS, [host("10.1.0.7")]))) == []
+    # a host there: not no-endpoints; its 5 failed attempts with no cause found are said
+    assert ids(build(statuses=statuses_of(DETAILS, [host("10.1.0.7")]))) == \
+        ["failures-unexplained"]
+
+
+def _ok_host(address: str) -> dict:
+    return {**host(address), "stats": [{"name": "rq_total", "value": "5"}]}
+
+
+def test_counters_decide_without_an_access_log():
+    """No log: failing attempts in /clusters are failures-unexplained (with the Telemetry
+    object that turns the log on), none counted is no finding; a cause found wins."""
+    [finding] = run_why503(build(statuses=statuses_of(DETAILS, [host("10.1.0.7")])))
+    assert finding.id == "failures-unexplained" and "rq_error 5" in finding.summary
+    assert "kind: Telemetry" in (finding.fix or "")
+    assert run_why503(build(statuses=statuses_of(DETAILS, [_ok_host("10.1.0.7")]))) == []
+    stats = {f"cluster.{DETAILS}.upstream_cx_connect_fail": 4}
+    assert ids(build(stats=stats)) == ["failures-unexplained"]
+    assert ids(build(statuses=statuses_of(DETAILS, []), stats=stats))[0] == "no-endpoints"
+    assert "failures-unexplained" not in ids(build(statuses=statuses_of(DETAILS, []),
+                                                   stats=stats))
+
+
+REGISTRY_ONLY = {"apiVersion": "v1", "kind": "ConfigMap",
+                 "metadata": {"name": "istio", "namespace": "istio-system"},
+                 "data": {"mesh": "outboundTrafficPolicy:\n  mode: REGISTRY_ONLY\n"}}
+
+
+def test_missing_services_and_hosts_outside_the_mesh():
+    assert ids(build("nosuch:9080")) == ["service-not-found"]
+    assert ids(build("nosuch.default.svc.cluster.local:9080")) == ["service-not-found"]
+    passthrough = [f.id for f in run_why503(build("www.example.com:443"))]
+    assert passthrough == ["egress-passthrough"]
+    assert ids(build("www.example.com:443", objects=[REGISTRY_ONLY])) == ["egress-blocked"]
+    entry = obj("ServiceEntry", "example", "default", {
+        "hosts": ["www.example.com"], "location": "MESH_EXTERNAL", "resolution": "DNS",
+        "ports": [{"number": 443, "name": "tls", "protocol": "TLS"}]})
+    declared = [f.id for f in run_why503(build("www.example.com:443", objects=[entry]))]
+    assert "egress-passthrough" not in declared and "egress-blocked" not in declared
 
 
 # --- upstream ---------------------------------------------------------------------------
