@@ -348,13 +348,14 @@ def _restore(rt: Runtime, proxies: list[Proxy], before: dict[str, dict[str, str]
             proxy = left[0]
             levels = before[proxy.label]
             try:
-                proxy.admin.set_levels(levels)  # raises unless the read-back agrees
+                _restore_one(rt, proxy, levels)
                 journal.clear(keys[proxy.label])
                 rt.printer.note(f"capture: restored {len(levels)} loggers on {proxy.label}")
             except MeshdebugError as exc:
                 failed += 1
-                rt.printer.note(f"error: could not restore the log levels of {proxy.label}: "
-                                f"{exc.one_line()}; they are saved: run {_fix(proxy)}")
+                rt.printer.note(f"error: could not restore (or confirm) the log levels of "
+                                f"{proxy.label}: {exc.one_line()}; they are saved: run "
+                                f"{_fix(proxy)}")
             left.pop(0)
     except KeyboardInterrupt:
         names = ", ".join(p.label for p in left)
@@ -363,6 +364,33 @@ def _restore(rt: Runtime, proxies: list[Proxy], before: dict[str, dict[str, str]
                         + "; ".join(_fix(p) for p in left))
         return 130
     return EXIT_UNREACHABLE if failed else 0
+
+
+RESTORE_TRIES = 3  # each within --request-timeout, a second apart
+
+
+def _restore_one(rt: Runtime, proxy: Proxy, levels: dict[str, str]) -> None:
+    """Set the saved levels and read them back, trying again on a fresh connection when
+    the way to the proxy failed (an API server that stalled a moment, a stream that
+    died): RESTORE_TRIES tries at most, so a capture never waits without end."""
+    from kubectl_meshdebug.errors import UnreachableError
+
+    for attempt in range(1, RESTORE_TRIES + 1):
+        try:
+            proxy.admin.set_levels(levels)  # raises unless the read-back agrees
+            return
+        except UnreachableError as exc:
+            if attempt == RESTORE_TRIES:
+                raise
+            rt.printer.note(f"capture: could not reach {proxy.label} to restore "
+                            f"({exc.one_line()}); trying again ({attempt + 1}/"
+                            f"{RESTORE_TRIES})")
+            # a fresh try, not the remembered failure of the proxy or the API server
+            proxy.admin.stalled = None
+            connection = getattr(rt, "connection", None)
+            if connection is not None and getattr(connection, "down", None) is not None:
+                connection.down = None
+            time.sleep(1)
 
 
 def _fix(proxy: Proxy) -> str:

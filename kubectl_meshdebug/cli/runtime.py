@@ -215,7 +215,8 @@ class Runtime:
 
     def proxy_key(self, proxy: Proxy) -> str:
         """Which proxy this is across runs: its admin URL, or the API server and the pod
-        (two contexts may both have a default/sleep)."""
+        (two contexts may both have a default/sleep), whichever way it is reached (a
+        capture through port-forward and a reset through exec are about one proxy)."""
         describe = proxy.admin.describe if proxy.admin is not None else proxy.label
         if describe.startswith("http"):
             return describe
@@ -223,7 +224,7 @@ class Runtime:
             server = str(self.connection.configuration().host)
         except MeshdebugError:
             server = str(self.settings.context or "")
-        return f"{server}|{describe}"
+        return f"{server}|{proxy.label}|{self.settings.container}|{self.settings.admin_port}"
 
     def require_proxy_container(self, pod: dict[str, Any]) -> dict[str, Any]:
         container = proxy_container(pod, self.settings.container)

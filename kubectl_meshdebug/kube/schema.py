@@ -18,8 +18,16 @@ Obj = dict[str, Any]
 # (an object of string values, like labels).
 # A key ending in "!" is required (Kubernetes or Istio rejects the object without it).
 MAP = "map[string]string"
+
+
+class MapOf:
+    """An object whose keys are free (ports, names) and whose values follow `schema`."""
+
+    def __init__(self, schema: Any) -> None:
+        self.schema = schema
+
 ANY = "any"
-Schema = Union[type, tuple, dict, list, str]
+Schema = Union[type, tuple, dict, list, str, MapOf]
 
 _SELECTOR = {"matchLabels": MAP, "matchExpressions": [{"key!": str, "operator!": str,
                                                         "values": [str]}]}
@@ -89,7 +97,8 @@ SCHEMAS: dict[str, dict[str, Schema]] = {
                          "egress": [{"hosts": [str], "port": dict}]}},
     "Gateway": {"spec": {"selector": MAP, "servers": [dict]}},
     "PeerAuthentication": {"spec": {"selector": {"matchLabels": MAP},
-                                    "mtls": {"mode": str}, "portLevelMtls": dict}},
+                                    "mtls": {"mode": str},
+                                    "portLevelMtls": MapOf({"mode": str})}},
 }
 
 _NAMES = {str: "a string", int: "a number", bool: "true or false", float: "a number",
@@ -113,7 +122,7 @@ def _expected(schema: Schema) -> str:
         return " or ".join(_NAMES.get(t, str(t)) for t in schema)
     if isinstance(schema, list):
         return "a list"
-    if isinstance(schema, dict):
+    if isinstance(schema, (dict, MapOf)):
         return "an object"
     return _NAMES.get(schema, str(schema))  # type: ignore[arg-type]
 
@@ -138,6 +147,15 @@ def problems(value: Any, schema: Schema, path: str, out: list[str], limit: int =
                 if isinstance(item, (dict, list)):
                     out.append(f"{path}.{key} is {_what(item)}, expected a string")
                     break
+        return
+    if isinstance(schema, MapOf):
+        if not isinstance(value, dict):
+            out.append(f"{path} is {_what(value)}, expected an object")
+            return
+        for key, item in value.items():
+            if item is None:
+                continue
+            problems(item, schema.schema, f"{path}.{key}", out, limit)
         return
     if isinstance(schema, tuple):
         if not any(_fits(value, t) for t in schema):

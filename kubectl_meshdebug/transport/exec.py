@@ -210,11 +210,32 @@ class ExecTransport:
 
 
 def set_socket_timeout(timeout: float) -> None:
-    """websocket-client connects with its module-wide default timeout (None: forever);
-    the kubernetes client passes none, so a frozen API server would hang the handshake."""
+    """Every exec and port-forward stream gets a socket timeout from its first byte.
+
+    The kubernetes client opens its websockets with `WebSocket(...)` and passes no
+    timeout, and websocket-client 1.x leaves the socket blocking unless one is given
+    (its module-wide default is not consulted): an API server that accepted the TCP
+    connection and then froze held the TLS handshake, and the command, until it thawed.
+    The client module's WebSocket is therefore one that starts with the module default,
+    set here from --request-timeout (called when a stream is opened, so commands that
+    never open one do not import websocket-client)."""
     import websocket
+    from kubernetes.stream import ws_client
 
     websocket.setdefaulttimeout(max(1.0, float(timeout)))
+    if getattr(ws_client.WebSocket, "meshdebug_timed", False):
+        return
+
+    class TimedWebSocket(websocket.WebSocket):  # type: ignore[misc]
+        """A WebSocket whose socket times out after the module default, not never."""
+
+        meshdebug_timed = True
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.sock_opt.timeout = websocket.getdefaulttimeout()
+
+    ws_client.WebSocket = TimedWebSocket  # type: ignore[misc]
 
 
 def _stream_error(exc: Exception, what: str, namespace: str, pod: str) -> UnreachableError:

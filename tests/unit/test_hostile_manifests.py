@@ -163,3 +163,24 @@ def test_recursive_yaml_aliases_end(tmp_path):
         result = run(*command, "-f", str(path))
         assert result.code in (0, 1, 2), (command, result.err)
         assert "internal error" not in result.err and "Traceback" not in result.err
+
+
+@pytest.mark.parametrize("spec", [
+    '{mtls: {mode: STRICT}, portLevelMtls: "8080"}',
+    "{mtls: {mode: STRICT}, portLevelMtls: [8080]}",
+    "{mtls: {mode: [STRICT]}}",
+    '{portLevelMtls: {"8080": {mode: [DISABLE]}}}',
+    '{portLevelMtls: {"8080": DISABLE}}',
+    '{portLevelMtls: {"8080": [DISABLE]}}',
+])
+def test_peerauthentication_fields_of_the_wrong_type_are_one_line_usage_errors(tmp_path, spec):
+    path = tmp_path / "objects.yaml"
+    path.write_text(
+        "apiVersion: v1\nkind: Service\nmetadata: {name: httpbin, namespace: foo}\n"
+        "spec: {selector: {app: httpbin}, ports: [{name: http, port: 8000}]}\n---\n"
+        "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\n"
+        f"metadata: {{name: pa, namespace: foo}}\nspec: {spec}\n")
+    result = run("why-503", "x", "httpbin:8000", "-f", str(path), "--admin-url",
+                 "foo/x=http://127.0.0.1:9")
+    assert result.code == 2, (result.code, result.err)
+    assert len(result.err.strip().splitlines()) == 1 and "PeerAuthentication foo/pa" in result.err
