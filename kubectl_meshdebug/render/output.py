@@ -34,7 +34,9 @@ def escape_controls(text: str) -> str:
 
 def _escape_one(match: re.Match[str]) -> str:
     code = ord(match.group(0))
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 def _escape_line(match: re.Match[str]) -> str:
@@ -103,7 +105,7 @@ class Printer:
     def raw(self, text: str) -> None:
         """Text a program reads (Prometheus exposition, Envoy's own text): only the
         terminal-changing characters are escaped."""
-        self.out.write(escape_controls(text))
+        self.out.write(escape_controls(text).replace(_MARK, "\\U000f0000"))
 
     def note(self, text: str) -> None:
         """A remark on stderr that must not disturb -o json on stdout. A stderr that is
