@@ -137,13 +137,18 @@ def test_routes_agree_with_istioctl(scenario_on_mesh, control_plane):
 
 def test_endpoints_agree_with_istioctl(scenario_on_mesh, control_plane):
     scenario, _ = scenario_on_mesh
+    # PassthroughCluster is ORIGINAL_DST: a host exists while a call to it is recent and
+    # Envoy removes it after its cleanup interval, so the two reads, a moment apart, may
+    # see it come and go (port-443-http's call out of the mesh did once)
     theirs = {(r["ENDPOINT"], r["STATUS"], r["OUTLIER CHECK"], r["CLUSTER"]) for r in table(
-        istioctl(control_plane, "proxy-config", "endpoints", "sleep.foo"))}
+        istioctl(control_plane, "proxy-config", "endpoints", "sleep.foo"))
+        if r["CLUSTER"] != "PassthroughCluster"}
     # istioctl's STATUS is what EDS said; the tool's own STATUS also counts the outlier
     # ejection, which istioctl puts in a column of its own
     mine = {(i["endpoint"], i["eds_health_status"],
              "FAILED" if any("outlier" in f for f in i["health_flags"]) else "OK", i["cluster"])
-            for i in ours(control_plane, "endpoints", "sleep", "-n", "foo")}
+            for i in ours(control_plane, "endpoints", "sleep", "-n", "foo")
+            if i["cluster"] != "PassthroughCluster"}
     assert mine == theirs, mine ^ theirs
 
 
