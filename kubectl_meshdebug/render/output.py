@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from kubectl_meshdebug.render.formats import OUTPUTS  # noqa: F401  (re-exported)
-from kubectl_meshdebug.text import one_line
+from kubectl_meshdebug.text import escape_code, one_line
 
 LONG_LISTING = 500  # items; above it -o json writes one item per line
 
@@ -33,10 +33,7 @@ def escape_controls(text: str) -> str:
 
 
 def _escape_one(match: re.Match[str]) -> str:
-    code = ord(match.group(0))
-    if code < 0x100:
-        return f"\\x{code:02x}"
-    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+    return escape_code(match.group(0))
 
 
 def _escape_line(match: re.Match[str]) -> str:
