@@ -88,6 +88,9 @@ def own_files() -> list[tuple[str, bytes]]:
     for path in sorted((ROOT / "kubectl_meshdebug").rglob("*")):
         if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
             out.append((str(path.relative_to(ROOT)), path.read_bytes()))
+    # The finding pages, for `explain` (setup.py ships them in the wheel the same way).
+    for page in sorted((ROOT / "docs" / "checks").glob("*.md")):
+        out.append((f"kubectl_meshdebug/pages/{page.name}", page.read_bytes()))
     return out
 
 

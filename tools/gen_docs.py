@@ -1,8 +1,8 @@
-"""Regenerate the lab outputs shown in docs/ from real Envoys.
+"""Regenerate the lab outputs shown in README.md and docs/ from real Envoys.
 
     python -m tools.gen_docs
 
-A block `<!-- lab:SCENARIO COMMAND ARGS -->` ... `<!-- /lab -->` in any page under docs/
+A block `<!-- lab:SCENARIO COMMAND ARGS -->` ... `<!-- /lab -->` in README.md or a page under docs/
 gets the output of `kubectl meshdebug COMMAND ARGS` run against that lab scenario after
 its traffic (offline: the scenario's objects with -f, its Envoys with --admin-url; `path`
 and `why-503` also get its logs), drawn by the tool itself, without colour. The tests run
@@ -30,7 +30,9 @@ def blocks(text: str) -> list[tuple[str, str, str]]:
 
 
 def pages() -> list[Path]:
-    return sorted(p for p in DOCS.rglob("*.md") if "<!-- lab:" in p.read_text())
+    """The README and every page under docs/ that shows lab output."""
+    return sorted(p for p in [ROOT / "README.md", *DOCS.rglob("*.md")]
+                  if "<!-- lab:" in p.read_text())
 
 
 def argv(scenario: Any, mesh: Any, command: str) -> list[str]:

@@ -48,7 +48,7 @@ class Finding:
             "id": self.id, "severity": self.severity, "summary": self.summary,
             "resource": self.resource,
             "evidence": [e.to_dict() for e in self.evidence], "fix": self.fix,
-            "docs": self.docs,
+            "docs": self.docs, "explain": self.type.explain,
         }
 
 
@@ -72,6 +72,11 @@ class FindingType:
     @property
     def docs(self) -> str:
         return f"docs/checks/{self.id}.md"
+
+    @property
+    def explain(self) -> str:
+        """The command that prints the docs page from the pages shipped with the tool."""
+        return f"kubectl meshdebug explain {self.id}"
 
     def __repr__(self) -> str:
         return f"FindingType({self.id!r})"

@@ -53,4 +53,5 @@ def explain(entry: AccessLogEntry) -> dict[str, Any]:
     words = explain_entry(entry)
     finding = likely_finding(entry, words.pop("detail", ""))
     return {**words, "finding": finding,
-            "docs": f"docs/checks/{finding}.md" if finding else ""}
+            "docs": f"docs/checks/{finding}.md" if finding else "",
+            "explain": f"kubectl meshdebug explain {finding}" if finding else ""}

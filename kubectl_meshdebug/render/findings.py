@@ -11,27 +11,44 @@ from kubectl_meshdebug.text import one_line
 _COLORS = {"error": "red", "warning": "yellow", "info": "cyan"}
 
 
+def verdict(printer: Printer, findings: list[Finding], *, title: str, unread: int = 0,
+            none_found: str = "No problems found.") -> str:
+    """The answer in one line: the finding that explains the rest (findings come ordered
+    cause first), or that none was found, and in what could be read."""
+    title = one_line(title)
+    if not findings and unread:
+        return (printer.style("No problems found in what could be read", "yellow", bold=True)
+                + f" ({unread} reads failed, see below): {title}")
+    if not findings:
+        return printer.style(none_found, "green", bold=True) + f" {title}"
+    first = findings[0]
+    label = printer.style(first.severity.upper(), _COLORS[first.severity], bold=True)
+    more = len(findings) - 1
+    rest = f"; {more} more finding{'s' if more != 1 else ''} below" if more else ""
+    return f"{label} [{first.id}] {one_line(first.type.title)} ({title}{rest})"
+
+
 def print_findings(printer: Printer, findings: list[Finding], *, title: str,
                    checked: list[str], wide: bool = False, unread: int = 0,
-                   none_found: str = "No problems found.") -> None:
+                   none_found: str = "No problems found.", headline: bool = True) -> None:
     """Findings cause first; with none, "No problems found", or when `unread` proxies could
     not be read, that nothing was found in what could be. Summaries, evidence and the
     title are one line each whatever the names in them hold; a fix keeps its own line
-    breaks (YAML snippets), and the checks put names into fixes through one_line."""
+    breaks (YAML snippets), and the checks put names into fixes through one_line.
+    `headline=False` when the caller printed the verdict line already (why-503)."""
     title = one_line(title)
-    if not findings and unread:
-        printer.line(printer.style("No problems found in what could be read", "yellow",
-                                   bold=True) + f" ({unread} reads failed, see below): {title}")
-        printer.line("Checked: " + ", ".join(checked))
-        return
     if not findings:
-        printer.line(printer.style(none_found, "green", bold=True) + f" {title}")
+        if headline:
+            printer.line(verdict(printer, findings, title=title, unread=unread,
+                                 none_found=none_found))
         printer.line("Checked: " + ", ".join(checked))
         return
-    printer.line(title)
+    if headline:
+        printer.line(title)
     for index, finding in enumerate(findings, 1):
         label = printer.style(finding.severity.upper(), _COLORS[finding.severity], bold=True)
-        printer.line("")
+        if headline or index > 1:
+            printer.line("")
         printer.line(f"{index}. {label} [{finding.id}] {one_line(finding.summary)}")
         for ev in finding.evidence:
             printer.line(f"   - {one_line(ev.source)}: {one_line(ev.detail)}")
@@ -40,7 +57,7 @@ def print_findings(printer: Printer, findings: list[Finding], *, title: str,
             printer.line(f"   fix: {fix_lines[0]}")
             for line in fix_lines[1:]:
                 printer.line(f"        {line}")
-        printer.line(f"   docs: {one_line(finding.docs)}")
+        printer.line(f"   docs: {finding.type.explain}")
     printer.line("")
     counts: dict[str, int] = {}
     for f in findings:

@@ -159,6 +159,12 @@ def test_kubectl_meshdebug_help_runs_the_single_file(krew_install):
     assert again.returncode == 0 and "--all-namespaces" in again.stdout
 
 
+def test_explain_reads_the_pages_the_single_file_carries(krew_install):
+    result = _kubectl(krew_install, "meshdebug", "explain", "dr-tls-overrides-mtls")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("# `dr-tls-overrides-mtls`: ") and "## The fix" in result.stdout
+
+
 def test_kubectl_completes_commands(krew_install):
     result = _kubectl(krew_install, "__complete", "meshdebug", "")
     lines = result.stdout.strip().splitlines()

@@ -77,9 +77,11 @@ def test_text_report_has_evidence_and_fix(scenario_run):
         assert "No problems found." in result.out
     else:
         lines = result.out.splitlines()
-        title = next(i for i, line in enumerate(lines) if line.startswith("why-503: "))
-        assert f"[{scenario.expected}]" in lines[title + 2]
-        assert "fix:" in result.out and "docs: docs/checks/" in result.out
+        # The answer is the first line, before the path picture and the evidence.
+        assert lines[0].startswith(("ERROR", "WARNING")), lines[0]
+        assert f" [{scenario.expected}] " in lines[0] and "why-503: foo/sleep -> " in lines[0]
+        assert any(line.startswith("1. ") and f"[{scenario.expected}]" in line for line in lines)
+        assert "fix:" in result.out and "docs: kubectl meshdebug explain " in result.out
 
 
 def test_checks_read_only_what_they_declare(scenario_run):
@@ -266,9 +268,10 @@ def test_path_picture_in_every_format(scenario_run):
         assert ":::broken" in mermaid and "fillcolor=mistyrose" in dot
     picture = lines[: lines.index("")] if "" in lines else lines
     why = run(*scenario.why503_args(mesh)).out.splitlines()
-    assert why[: len(picture) + 1] == picture + [""]  # why-503 opens with the same picture
-    assert run(*scenario.why503_args(mesh), "--no-path").out.startswith("why-503:") or \
-        run(*scenario.why503_args(mesh), "--no-path").out.startswith("No problems found.")
+    # why-503 opens with its verdict, then the same picture
+    assert why[1: len(picture) + 2] == [""] + picture
+    bare = run(*scenario.why503_args(mesh), "--no-path").out.splitlines()
+    assert bare[0] == why[0] and "path: " not in "\n".join(bare)
 
 
 def test_docs_pages_show_what_the_lab_prints(scenario_run):

@@ -35,6 +35,7 @@ ROWS: dict[str, tuple[list[str], list[str]]] = {
     "demo": ([], ["demo", "no-such-scenario"]),
     "path": (["path", "x", "httpbin:8000"], ["path", "x", "httpbin", "-o", "prometheus"]),
     "errors": (["errors", "x", *PROXY_DOWN], ["errors", "-A", "--window", "soon"]),
+    "explain": ([], ["explain", "no-such-finding"]),
 }
 
 # offline invocations whose output a closed pipe cuts short

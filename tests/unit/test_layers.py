@@ -12,7 +12,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "kubectl_meshdebug"
 LAYERS = ["cli", "render", "checks", "mesh", "envoy", "transport", "kube"]
-SHARED = {"errors", "inputs", "jsonload", "numbers", "pool", "text", "__init__", "__main__"}
+SHARED = {"errors", "inputs", "jsonload", "numbers", "findingpages", "pool", "text", "__init__", "__main__"}
 
 
 def imports(path: Path) -> list[tuple[int, str]]:
