@@ -103,7 +103,7 @@ class StopSignals:
 @click.option("--for", "duration", callback=_positive_duration, metavar="DURATION",
               help="Stop after this long, e.g. 30s or 2m (default: until Ctrl-C).")
 @click.option("--out", "out_file", metavar="FILE", help="Write the log here, not to stdout.")
-@click.option("--log-file", "log_files", multiple=True, metavar="[POD=]FILE",
+@click.option("--log-file", "log_files", multiple=True, metavar="[[NS/]POD=]FILE",
               help="Follow this file (like tail -f) instead of the pod's log in the API server.")
 @concurrency_option
 @global_options
@@ -125,7 +125,7 @@ def capture(ctx: click.Context, pods: tuple[str, ...], selector: str | None, lev
     from kubectl_meshdebug.envoy.logging import normalize_level, parse_level_spec
 
     level = normalize_level(level)
-    files = _log_files(log_files, proxies)
+    files = _log_files(rt, log_files, proxies)
     if not files and rt.offline:
         raise UsageError("offline there is no pod log to stream", hint="give --log-file FILE")
     if out_file:
@@ -197,19 +197,18 @@ def _save_levels(rt: Runtime, proxies: list[Proxy], journal: Any,
     return before
 
 
-def _log_files(specs: tuple[str, ...], proxies: list[Proxy]) -> dict[str, str]:
+def _log_files(rt: Runtime, specs: tuple[str, ...], proxies: list[Proxy]) -> dict[str, str]:
+    from kubectl_meshdebug.cli.logfiles import LogFiles
+
+    given = LogFiles(specs)
+    given.require_one_pod(len(proxies) != 1)
     files: dict[str, str] = {}
-    for spec in specs:
-        name, sep, path = spec.partition("=")
-        if not sep:
-            if len(proxies) != 1:
-                raise UsageError("with several pods, give --log-file POD=FILE for each")
-            files[proxies[0].label] = spec
-            continue
-        match = [p for p in proxies if p.label == name or p.label.endswith("/" + name)]
-        if not match:
-            raise UsageError(f"--log-file {spec}: {name} is not one of the captured pods")
-        files[match[0].label] = path
+    for proxy in proxies:
+        path = given.path_for(proxy.label) or given.bare
+        if path is not None:
+            files[proxy.label] = path
+    for name in given.unmatched([p.label for p in proxies]):
+        rt.printer.note(f"note: --log-file {name}=...: not one of the captured pods; not read")
     for path in files.values():
         _check_log_file(path)
     return files

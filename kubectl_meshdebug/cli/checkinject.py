@@ -38,7 +38,6 @@ def check_inject(ctx: click.Context, target: str) -> int:
     from kubectl_meshdebug.kube.state import meta
     from kubectl_meshdebug.kube.targets import (
         close_names,
-        parse_target,
         pods_of_workload,
         proxy_container,
     )
@@ -47,8 +46,11 @@ def check_inject(ctx: click.Context, target: str) -> int:
     rt = runtime(ctx)
     state = rt.state()
     state.prefetch(KINDS)
-    ref = parse_target(target)
-    ns = ref.name if ref.kind == "Namespace" else rt.namespace
+    ref, ns = rt.pod_target(target)
+    if ref.kind == "Namespace":
+        ns = ref.name
+    if ns != rt.namespace:
+        state.widen(ns)
     reports = []
     events: list[dict[str, Any]] = []
     if ref.kind == "Namespace":
@@ -82,7 +84,7 @@ def check_inject(ctx: click.Context, target: str) -> int:
         if not pods:
             events = _failure_events(state, ns, ref.kind, ref.name, workload)
             for event in events:
-                cause = classify_event(str(event.get("message", "")))
+                cause = classify_event(str(event.get("message", "")), rt.istio_namespace)
                 if cause:
                     report = reports[0]
                     report.problem = True

@@ -98,9 +98,8 @@ def demo(ctx: click.Context, scenario: str, list_only: bool, keep: bool) -> int:
         if keep:
             say("")
             say("The lab keeps running; try (Ctrl-C to stop):")
-            base = " ".join(shlex.quote(a) for a in args[3:])
-            for cmd in ("clusters sleep", "routes sleep", "endpoints sleep", "loglevel sleep"):
-                say(f"  kubectl-meshdebug {cmd} {base}")
+            for command in explore_commands(args, str(mesh.client_log())):
+                say("  " + shlex.join([*_program(), *command]))
             while True:
                 time.sleep(1)
     finally:
@@ -109,6 +108,33 @@ def demo(ctx: click.Context, scenario: str, list_only: bool, keep: bool) -> int:
         say("Stopped the lab.")
     expected_found = code == (EXIT_OK if sc.expected is None else EXIT_FINDINGS)
     return EXIT_OK if expected_found else EXIT_FINDINGS
+
+
+def explore_commands(why503_args: list[str], client_log: str) -> list[list[str]]:
+    """Commands that explore the running lab, each with only the flags it takes: the lab's
+    objects (-f) and Envoys (--admin-url), logs only where a command reads them."""
+    flags: list[str] = []
+    words = iter(why503_args[3:])
+    for word in words:
+        value = next(words, "")
+        if word != "--log-file":
+            flags += [word, value]
+    client = why503_args[1]
+    namespace = why503_args[why503_args.index("-n") + 1]
+    return [list(why503_args)] + [[cmd, client, *flags] for cmd in
+                                  ("clusters", "routes", "endpoints", "loglevel")] + [
+        ["logs", client, "-n", namespace, "--explain", "--log-file", f"{client}={client_log}"]]
+
+
+def _program() -> list[str]:
+    """How the user ran the tool, so that a printed command pastes as it is: the
+    kubectl-meshdebug they started (a venv's, by path), else `kubectl meshdebug`."""
+    import os
+    import sys
+
+    if os.path.basename(sys.argv[0]) == "kubectl-meshdebug":
+        return [sys.argv[0]]
+    return ["kubectl", "meshdebug"]
 
 
 def _raise_interrupt(*_: Any) -> None:

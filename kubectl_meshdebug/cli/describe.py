@@ -33,7 +33,7 @@ def describe(ctx: click.Context, target: tuple[str, ...]) -> int:
     routes and weights, the Sidecar resource, injection state, and warnings.
     """
     from kubectl_meshdebug.errors import UsageError
-    from kubectl_meshdebug.kube.targets import parse_target, pick_pod, pods_of_workload
+    from kubectl_meshdebug.kube.targets import pick_pod, pods_of_workload
     from kubectl_meshdebug.mesh.describe import describe_pod
 
     rt = runtime(ctx)
@@ -48,8 +48,9 @@ def describe(ctx: click.Context, target: tuple[str, ...]) -> int:
     state = rt.state()
     state.prefetch(["Pod", "Service", "DestinationRule", "VirtualService", "PeerAuthentication",
                     "Sidecar", "ConfigMap"])
-    ref = parse_target(pod)
-    ns = rt.namespace
+    ref, ns = rt.pod_target(pod)
+    if ns != rt.namespace:
+        state.widen(ns)
     only = None
     if ref.kind == "Service":
         only = ref.name

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from kubectl_meshdebug.errors import MeshdebugError, UnreachableError, UsageError
+from kubectl_meshdebug.errors import MeshdebugError, UnreachableError
 
 if TYPE_CHECKING:
     from kubectl_meshdebug.cli.runtime import Proxy, Runtime
@@ -89,14 +89,14 @@ def _client(rt: Runtime, target: str) -> Proxy:
 
 
 def _pod_without_sidecar(rt: Runtime, target: str) -> dict | None:
-    from kubectl_meshdebug.kube.targets import parse_target, proxy_container
+    from kubectl_meshdebug.kube.targets import proxy_container
 
     if not rt.has_cluster_view():
         return None
-    ref = parse_target(target)
+    ref, namespace = rt.pod_target(target)
     if ref.kind != "Pod":
         return None
-    pod = rt.find_pod(ref, rt.namespace)
+    pod = rt.find_pod(ref, namespace)
     if pod is not None and proxy_container(pod, rt.settings.container) is None:
         return pod
     return None
@@ -134,18 +134,17 @@ def _servers(rt: Runtime, names: tuple[str, ...], target: Any, state: Any) -> li
 def _logs(rt: Runtime, live: bool, files: tuple[str, ...], tail: int,
           peers: list[Proxy]) -> dict[str, str]:
     from kubectl_meshdebug.cli.common import read_text_file
+    from kubectl_meshdebug.cli.logfiles import LogFiles
 
     texts: dict[str, str] = {}
-    for spec in files:
-        name, sep, path = spec.partition("=")
-        if not sep:
-            texts[peers[0].label] = read_text_file(spec, "--log-file")
-            continue
-        peer = next((p for p in peers if p.label == name or p.label.endswith("/" + name)), None)
-        if peer is None:
-            raise UsageError(f"--log-file {spec}: {name} is not a pod on this call's path",
-                             hint="pods: " + ", ".join(p.label for p in peers))
-        texts[peer.label] = read_text_file(path, "--log-file")
+    given = LogFiles(files)
+    for index, peer in enumerate(peers):
+        path = given.path_for(peer.label) or (given.bare if index == 0 else None)
+        if path is not None:
+            texts[peer.label] = read_text_file(path, "--log-file")
+    for name in given.unmatched([p.label for p in peers]):
+        rt.printer.note(f"note: --log-file {name}=...: not a pod on this call's path "
+                        f"({', '.join(p.label for p in peers)}); not read")
     if live and not rt.offline and rt.has_cluster_view():
         source = rt.state().source
         for peer in peers:

@@ -42,7 +42,7 @@ LOG_EDGES = 5  # --logs reads the source pods of this many of the worst edges
 @click.option("--all", "show_all", is_flag=True, help="Show edges without failures too.")
 @click.option("--logs", is_flag=True,
               help="Read the access logs of the worst edges' source pods for flags and details.")
-@click.option("--log-file", "log_files", multiple=True, metavar="POD=FILE",
+@click.option("--log-file", "log_files", multiple=True, metavar="[NS/]POD=FILE",
               help="A saved istio-proxy log of a source pod (offline --logs).")
 @click.option("--tail", default=500, show_default=True, type=TAIL,
               help="Log lines to read with --logs.")
@@ -69,6 +69,9 @@ def errors(ctx: click.Context, pods: tuple[str, ...], selector: str | None,
     rt = runtime(ctx, outputs=OUTPUTS)
     if window is not None and window <= 0:
         raise UsageError("--window must be longer than 0s")
+    from kubectl_meshdebug.cli.logfiles import LogFiles
+
+    LogFiles(log_files).require_one_pod(True)  # a usage error before any slow read
     proxies, failed = _select(rt, pods, selector)
 
     def sample(proxy: Proxy) -> Any:
@@ -139,14 +142,12 @@ def _pod_of_ip(rt: Runtime) -> Any:
 def _read_logs(rt: Runtime, worst: list[Edge], live: bool, files: tuple[str, ...],
                tail: int) -> None:
     """Flags and details of the worst edges, from their source pods' access logs."""
+    from kubectl_meshdebug.cli.logfiles import LogFiles
     from kubectl_meshdebug.envoy.accesslog import parse_log
 
-    texts: dict[str, str] = {}
-    for spec in files:
-        name, sep, path = spec.partition("=")
-        if not sep:
-            raise UsageError(f"--log-file {spec}: give it as POD=FILE (a source pod's log)")
-        texts[name] = read_text_file(path, "--log-file")
+    given = LogFiles(files)
+    given.require_one_pod(True)
+    texts = {pod: read_text_file(path, "--log-file") for pod, path in given.named}
     wanted = {e.worst_pod for e in worst if e.worst_pod}
     if live and not rt.offline and rt.has_cluster_view():
         source = rt.state().source

@@ -13,7 +13,6 @@ from urllib.parse import quote
 from kubectl_meshdebug.errors import MeshdebugError
 from kubectl_meshdebug.kube.state import labels, meta
 
-ISTIOD_NAMESPACE = "istio-system"
 MONITORING_PORT = 15014
 
 
@@ -26,16 +25,16 @@ def istiod_pods(rt: Any) -> list[dict[str, Any]]:
     if rt.offline or rt.admin_urls:
         raise IstiodUnavailable("offline (-f or --admin-url): istiod was not asked")
     try:
-        pods = rt.state().source.list("Pod", ISTIOD_NAMESPACE)
+        pods = rt.state().source.list("Pod", rt.istio_namespace)
     except MeshdebugError as exc:
         if "forbidden" in exc.one_line():  # RBAC said so: no need to repeat its words
-            raise IstiodUnavailable(f"not allowed to list pods in {ISTIOD_NAMESPACE}, so "
+            raise IstiodUnavailable(f"not allowed to list pods in {rt.istio_namespace}, so "
                                     "istiod was not asked") from exc
         raise IstiodUnavailable(f"istiod's pods could not be listed: {exc.one_line()}") from exc
     running = [p for p in pods if labels(p).get("app") == "istiod"
                and isinstance(p.get("status"), dict) and p["status"].get("phase") == "Running"]
     if not running:
-        raise IstiodUnavailable(f"no running istiod pod (app=istiod) in {ISTIOD_NAMESPACE}")
+        raise IstiodUnavailable(f"no running istiod pod (app=istiod) in {rt.istio_namespace}")
     return sorted(running, key=lambda p: str(meta(p).get("name", "")))
 
 
@@ -45,23 +44,23 @@ def istiod_get(rt: Any, pod: dict[str, Any], path: str) -> Any:
     from kubectl_meshdebug.transport.choose import pod_transport
 
     name = str(meta(pod).get("name", ""))
-    transport = pod_transport(rt.connection, ISTIOD_NAMESPACE, name, kind="port-forward",
+    transport = pod_transport(rt.connection, rt.istio_namespace, name, kind="port-forward",
                               container="discovery", port=MONITORING_PORT,
                               max_bytes=rt.settings.max_answer_bytes)
     try:
         answer = transport.request("GET", path, rt.settings.request_timeout)
     except MeshdebugError as exc:
         if "forbidden" in exc.one_line():
-            raise IstiodUnavailable(f"not allowed to port-forward to {ISTIOD_NAMESPACE}/{name}, "
+            raise IstiodUnavailable(f"not allowed to port-forward to {rt.istio_namespace}/{name}, "
                                     "so istiod was not asked") from exc
-        raise IstiodUnavailable(f"istiod {ISTIOD_NAMESPACE}/{name}: {exc.one_line()}") from exc
+        raise IstiodUnavailable(f"istiod {rt.istio_namespace}/{name}: {exc.one_line()}") from exc
     if answer.status != 200:
-        raise IstiodUnavailable(f"istiod {ISTIOD_NAMESPACE}/{name} answered {answer.status} "
+        raise IstiodUnavailable(f"istiod {rt.istio_namespace}/{name} answered {answer.status} "
                                 f"to {path.split('?')[0]}")
     try:
         return loads(answer.body)
     except ValueError as exc:
-        raise IstiodUnavailable(f"istiod {ISTIOD_NAMESPACE}/{name} sent no JSON for "
+        raise IstiodUnavailable(f"istiod {rt.istio_namespace}/{name} sent no JSON for "
                                 f"{path.split('?')[0]}") from exc
 
 
@@ -71,7 +70,7 @@ def first_answer(rt: Any, path: str) -> tuple[str, Any]:
     errors = []
     for pod in istiod_pods(rt):
         try:
-            return f"{ISTIOD_NAMESPACE}/{meta(pod).get('name')}", istiod_get(rt, pod, path)
+            return f"{rt.istio_namespace}/{meta(pod).get('name')}", istiod_get(rt, pod, path)
         except IstiodUnavailable as exc:
             errors.append(str(exc))
     raise IstiodUnavailable("; ".join(errors))

@@ -29,7 +29,8 @@ from kubectl_meshdebug.errors import UsageError
               help="Only lines with one of these response flags: UC,UF.")
 @click.option("--tail", default=500, show_default=True, type=TAIL,
               help="Lines to read through the API server.")
-@click.option("--log-file", "log_file", metavar="FILE", help="A saved log instead (- for stdin).")
+@click.option("--log-file", "log_file", metavar="[[NS/]POD=]FILE",
+              help="A saved log instead (- for stdin); POD= says whose it is.")
 @global_options
 @click.pass_context
 def logs(ctx: click.Context, pod: str | None, explain: bool, status_filter: str | None,
@@ -44,22 +45,28 @@ def logs(ctx: click.Context, pod: str | None, explain: bool, status_filter: str 
     from kubectl_meshdebug.envoy.explain import status_matches
     from kubectl_meshdebug.envoy.flags import split_flags
     from kubectl_meshdebug.envoy.redact import scrub_line
-    from kubectl_meshdebug.kube.targets import parse_target
 
     rt = runtime(ctx)
     if log_file:
-        text = read_text_file(log_file, "--log-file")
-        source = "stdin" if log_file == "-" else log_file
+        from kubectl_meshdebug.cli.logfiles import LogFiles
+
+        given = LogFiles([log_file])
+        named, path = given.named[0] if given.named else ("", given.bare or "")
+        if named and pod and not _same_pod(named, pod, rt.namespace):
+            raise UsageError(f"--log-file {log_file}: the log of {named}, not of {pod}",
+                             hint="give it as FILE, or as POD=FILE for the pod named")
+        text = read_text_file(path, "--log-file")
+        source = named or ("stdin" if path == "-" else path)
     elif pod:
         if rt.offline or not rt.has_cluster_view():
             raise UsageError("reading a pod's log needs the API server",
                              hint="use --log-file FILE (kubectl logs POD -c istio-proxy > FILE)")
-        ref = parse_target(pod)
+        ref, namespace = rt.pod_target(pod)
         if ref.kind != "Pod":
             proxy = rt.proxy(pod)
             name, namespace = proxy.name, proxy.namespace
         else:
-            name, namespace = ref.name, rt.namespace
+            name = ref.name
         live = rt.state().source
         text = live.pod_log(namespace, name, rt.settings.container, tail)
         source = f"{namespace}/{name}"
@@ -104,3 +111,14 @@ def logs(ctx: click.Context, pod: str | None, explain: bool, status_filter: str 
     if filtering and unknown:
         printer.note(f"note: {unknown} lines were not access-log lines (Envoy's own log)")
     return 0
+
+
+def _same_pod(named: str, pod: str, namespace: str) -> bool:
+    """Whether `--log-file NAMED=FILE` is the log of the POD argument (as written, also in
+    the POD.NS form; no API call is made, a file is read instead)."""
+    from kubectl_meshdebug.kube.targets import dotted_pod
+
+    name = pod.rpartition("/")[2]
+    split = dotted_pod(name)
+    labels = [f"{namespace}/{name}"] + ([f"{split[1]}/{split[0]}"] if split else [])
+    return any(lb == named or ("/" not in named and lb.endswith("/" + named)) for lb in labels)

@@ -26,7 +26,8 @@ class Settings:
                  no_color: bool = False, manifests: list[str] | None = None,
                  admin_urls: list[str] | None = None, transport: str = "exec",
                  container: str = "istio-proxy", admin_port: int = 15000,
-                 concurrency: int = 8, max_size: int = DEFAULT_MAX_SIZE) -> None:
+                 concurrency: int = 8, max_size: int = DEFAULT_MAX_SIZE,
+                 istio_namespace: str = "istio-system") -> None:
         self.kubeconfig = kubeconfig
         self.context = context
         self.namespace = namespace
@@ -42,6 +43,7 @@ class Settings:
         self.admin_port = admin_port
         self.concurrency = concurrency
         self.max_size = max_size
+        self.istio_namespace = istio_namespace
 
     @property
     def max_answer_bytes(self) -> int:
@@ -165,6 +167,10 @@ GLOBAL_OPTIONS: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
                  callback=_store("container"), help="Proxy container (default istio-proxy)."),
     click.option("--admin-port", type=click.IntRange(1, 65535), expose_value=False,
                  callback=_store("admin_port"), help="Envoy admin port (default 15000)."),
+    click.option("--istio-namespace", "-i", metavar="NS", expose_value=False,
+                 callback=_store("istio_namespace"),
+                 help="Namespace of the Istio control plane and its mesh config "
+                 "(default istio-system), as istioctl's --istioNamespace."),
     click.option("--max-size", metavar="SIZE", expose_value=False, callback=_parse_size_option,
                  help="Largest proxy answer or input file read, e.g. 1Gi (default 256Mi)."),
 ]
@@ -254,9 +260,9 @@ def call_options(command: Callable[..., Any]) -> Callable[..., Any]:
                      "Service)."),
         click.option("--logs", is_flag=True,
                      help="Read the last lines of the istio-proxy logs through the API server."),
-        click.option("--log-file", "log_files", multiple=True, metavar="[POD=]FILE",
-                     help="A saved istio-proxy log (- for stdin); POD= assigns it to a server "
-                     "pod."),
+        click.option("--log-file", "log_files", multiple=True, metavar="[[NS/]POD=]FILE",
+                     help="A saved istio-proxy log (- for stdin): the client's, or POD='s "
+                     "(a server); a pod off the call's path is set aside with a note."),
         click.option("--tail", default=500, show_default=True, type=TAIL,
                      help="Log lines to read with --logs."),
         concurrency_option,

@@ -27,6 +27,7 @@ from kubectl_meshdebug.kube.targets import (
     TargetRef,
     check_name,
     close_names,
+    dotted_pod,
     parse_target,
     pick_pod,
     pods_of_workload,
@@ -39,7 +40,6 @@ from kubectl_meshdebug.transport.choose import AdminUrls, direct_transport, pod_
 
 T = TypeVar("T")
 R = TypeVar("R")
-ROOT_NAMESPACE = "istio-system"
 # Mesh-wide config lives in the root namespace: read it there too when RBAC confines us.
 ROOT_KINDS = {"ConfigMap", "DestinationRule", "PeerAuthentication", "Sidecar", "VirtualService",
               "ServiceEntry", "Gateway"}
@@ -103,6 +103,11 @@ class Runtime:
         return self._namespace
 
     @property
+    def istio_namespace(self) -> str:
+        """The control plane's namespace: istiod, the `istio` ConfigMap (--istio-namespace)."""
+        return check_name(self.settings.istio_namespace, "--istio-namespace")
+
+    @property
     def offline(self) -> bool:
         return bool(self.settings.manifests)
 
@@ -115,13 +120,14 @@ class Runtime:
                                                        max_bytes=self.settings.max_input_bytes)
                 if self.malformed and not self.tolerate_malformed:
                     raise UsageError(self.malformed[0].one_line())
-                self._state = ClusterState(ManifestSource(objects, self.namespace))
+                self._state = ClusterState(ManifestSource(objects, self.namespace),
+                                           root=self.istio_namespace)
             else:
                 from kubectl_meshdebug.kube.live import LiveSource
 
                 scope = [] if self.settings.all_namespaces else [self.namespace]
                 self._state = ClusterState(LiveSource(self.connection), scope,
-                                           root=ROOT_NAMESPACE, root_kinds=ROOT_KINDS)
+                                           root=self.istio_namespace, root_kinds=ROOT_KINDS)
         return self._state
 
     def has_cluster_view(self) -> bool:
@@ -153,11 +159,29 @@ class Runtime:
     def admin_client(self, transport: Any) -> AdminClient:
         return AdminClient(transport, timeout=self.settings.request_timeout)
 
-    def proxy(self, target: str) -> Proxy:
+    def pod_target(self, target: str) -> tuple[TargetRef, str]:
+        """What a command's POD argument names, and in which namespace. istioctl's
+        POD.NAMESPACE form (`reviews-v1-7d9.foo`) is read as such unless a pod of that
+        literal name exists in the namespace (pod names may contain dots)."""
         ref = parse_target(target)
         namespace = ref.namespace or self.namespace
+        split = dotted_pod(ref.name) if ref.kind == "Pod" else None
+        if split is None:
+            return ref, namespace
+        name, split_ns = split
+        if self.admin_urls:
+            literal = self.admin_urls.lookup(namespace, ref.name, bool(self.settings.namespace))
+            if literal is None and self.admin_urls.lookup(split_ns, name, True) is not None:
+                return TargetRef("Pod", name, split_ns), split_ns
+        if not self.has_cluster_view() or self.find_pod(ref, namespace) is not None:
+            return ref, namespace
+        return TargetRef("Pod", name, split_ns), split_ns
+
+    def proxy(self, target: str) -> Proxy:
+        ref, namespace = self.pod_target(target)
         if ref.kind == "Pod":
-            direct = self.admin_urls.lookup(namespace, ref.name, bool(self.settings.namespace))
+            given = bool(self.settings.namespace) or ref.namespace is not None
+            direct = self.admin_urls.lookup(namespace, ref.name, given)
             if direct is not None:
                 return self._direct_proxy(direct[0], ref.name, direct[1])
         pod = self._resolve_pod(ref, namespace)

@@ -26,8 +26,9 @@ if TYPE_CHECKING:
 """)
 @click.argument("pods", nargs=-1)
 @click.option("-l", "--selector", metavar="SELECTOR", help="Every pod matching labels.")
-@click.option("--log-file", "log_file", metavar="FILE",
-              help="The proxy's log, for the message of the last rejection.")
+@click.option("--log-file", "log_files", multiple=True, metavar="[[NS/]POD=]FILE",
+              help="A proxy's saved log, for the message of the last rejection (a bare "
+              "FILE when one pod is read; repeatable).")
 @click.option("--logs", "live_logs", is_flag=True,
               help="Read each proxy's log through the API server for that message.")
 @click.option("--diff", "diff", is_flag=True,
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
 @global_options
 @click.pass_context
 def sync(ctx: click.Context, pods: tuple[str, ...], selector: str | None,
-         log_file: str | None, live_logs: bool, diff: bool) -> int:
+         log_files: tuple[str, ...], live_logs: bool, diff: bool) -> int:
     """Is this proxy's configuration current and accepted?
 
     Both sides, as istioctl proxy-status has them and more. istiod's (through the API
@@ -68,10 +69,16 @@ def sync(ctx: click.Context, pods: tuple[str, ...], selector: str | None,
                    if s.kind in ("config-rejected", "not-ready")]
         return signals[-1].line if signals else ""
 
-    file_rejection = last_rejection(read_text_file(log_file, "--log-file")) if log_file else ""
+    from kubectl_meshdebug.cli.logfiles import LogFiles
+
+    given = LogFiles(log_files)
+    given.require_one_pod(len(proxies) > 1)
+    for name in given.unmatched([p.label for p in proxies]):
+        rt.printer.note(f"note: --log-file {name}=...: not a pod read here; not read")
     items: list[dict[str, Any]] = []
     for proxy, result in zip(proxies, results, strict=True):
-        rejection = file_rejection
+        path = given.path_for(proxy.label) or given.bare
+        rejection = last_rejection(read_text_file(path, "--log-file")) if path else ""
         if live_logs and not rt.offline and rt.has_cluster_view() and not isinstance(
                 result, MeshdebugError) and result.verdict != "ACCEPTED":
             try:

@@ -59,6 +59,19 @@ def parse_target(text: str) -> TargetRef:
     )
 
 
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+
+
+def dotted_pod(name: str) -> tuple[str, str] | None:
+    """istioctl's POD.NAMESPACE, read at the last dot: (pod, namespace), or None when the
+    name has no dot or the part after it cannot be a namespace. Pod names may hold dots
+    themselves, so callers try the name as written first."""
+    pod, dot, namespace = name.rpartition(".")
+    if not dot or not pod or not _DNS_LABEL.fullmatch(namespace):
+        return None
+    return pod, namespace
+
+
 def close_names(name: str, names: list[str]) -> str:
     import difflib
 

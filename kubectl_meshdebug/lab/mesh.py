@@ -149,6 +149,19 @@ class LabMesh:
         os.replace(tmp, path)  # Envoy only notices a rename
         return path
 
+    def _connection_pool(self, svc: LabService) -> dict[str, int] | None:
+        """The circuit breakers of the Service's DestinationRule object, as istiod renders
+        them, so that what the lab shows follows the objects it loads."""
+        if not svc.destination_rule:
+            return None
+        namespace, _, name = svc.destination_rule.partition("/")
+        for o in self.objects:
+            m = o.get("metadata") or {}
+            if o.get("kind") == "DestinationRule" and m.get("namespace") == namespace and \
+                    m.get("name") == name:
+                return xds.circuit_breakers_from((o.get("spec") or {}).get("trafficPolicy") or {})
+        return None
+
     def _endpoints(self, svc: LabService, pods: list[LabPod]) -> list[tuple[str, int, bool]]:
         return [(p.ip, svc.target_port, p.sidecar) for p in pods]
 
@@ -173,7 +186,8 @@ class LabMesh:
                     san=f"spiffe://cluster.local/ns/{svc.namespace}/sa/"
                         f"{(pods or svc.pods or [LabPod('x')])[0].service_account}",
                     metadata=xds.istio_metadata(config, services_meta, subset or None),
-                    circuit_breakers=svc.circuit_breakers, outlier=svc.outlier))
+                    circuit_breakers=svc.circuit_breakers or self._connection_pool(svc),
+                    outlier=svc.outlier))
             if svc.route_subsets:
                 weighted = [(f"outbound|{svc.port}|{s}|{svc.fqdn}", w) for s, w in svc.route_subsets]
             else:

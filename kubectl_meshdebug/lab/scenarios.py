@@ -21,7 +21,6 @@ MESH_STRICT = {
     "metadata": {"name": "default", "namespace": "istio-system"},
     "spec": {"mtls": {"mode": "STRICT"}},
 }
-MAX = 4294967295
 
 
 def mesh_config(auto_mtls: bool = True, extra: str = "") -> dict[str, Any]:
@@ -126,9 +125,7 @@ def dr_no_tls() -> LabMesh:
     mesh_wide = obj("DestinationRule", "default", "istio-system", {
         "host": "*.local", "trafficPolicy": {"tls": {"mode": "ISTIO_MUTUAL"}}})
     svc = LabService("httpbin", pods=[httpbin_pod()], tls="none",
-                     destination_rule="foo/httpbin",
-                     circuit_breakers={"max_connections": 1, "max_pending_requests": 1,
-                                       "max_requests": MAX, "max_retries": MAX})
+                     destination_rule="foo/httpbin")
     return LabMesh([svc], objects=[MESH_STRICT, mesh_config(auto_mtls=False), mesh_wide, dr])
 
 
@@ -201,9 +198,7 @@ def circuit_breaker() -> LabMesh:
     dr = obj("DestinationRule", "httpbin", "foo", {
         "host": "httpbin", "trafficPolicy": {"connectionPool": {
             "tcp": {"maxConnections": 1}, "http": {"http1MaxPendingRequests": 1}}}})
-    svc = LabService("httpbin", pods=[httpbin_pod(app="slow")], destination_rule="foo/httpbin",
-                     circuit_breakers={"max_connections": 1, "max_pending_requests": 1,
-                                       "max_requests": MAX, "max_retries": MAX})
+    svc = LabService("httpbin", pods=[httpbin_pod(app="slow")], destination_rule="foo/httpbin")
     return LabMesh([svc], objects=[MESH_STRICT, mesh_config(), dr])
 
 

@@ -148,6 +148,28 @@ def eds_assignment(cluster: str, endpoints: list[tuple[str, int, bool]]) -> dict
     return {"cluster_name": cluster, "endpoints": [{"lb_endpoints": lbs}] if lbs else []}
 
 
+UNLIMITED = 4294967295
+
+
+def circuit_breakers_from(traffic_policy: dict[str, Any]) -> dict[str, int] | None:
+    """The thresholds istiod renders from a DestinationRule's connectionPool
+    (applyConnectionPool): Istio's unlimited defaults, overridden field by field."""
+    pool = traffic_policy.get("connectionPool") if isinstance(traffic_policy, dict) else None
+    if not isinstance(pool, dict):
+        return None
+    tcp = pool.get("tcp") if isinstance(pool.get("tcp"), dict) else {}
+    http = pool.get("http") if isinstance(pool.get("http"), dict) else {}
+    out = {"max_connections": UNLIMITED, "max_pending_requests": UNLIMITED,
+           "max_requests": UNLIMITED, "max_retries": UNLIMITED}
+    for source, field, target in ((tcp, "maxConnections", "max_connections"),
+                                  (http, "http1MaxPendingRequests", "max_pending_requests"),
+                                  (http, "http2MaxRequests", "max_requests"),
+                                  (http, "maxRetries", "max_retries")):
+        if isinstance(source.get(field), int) and source[field] > 0:
+            out[target] = source[field]
+    return out
+
+
 def outbound_cluster(name: str, eds_path: Path, *, tls: str, sni: str, san: str,
                      metadata: dict[str, Any], circuit_breakers: dict[str, int] | None = None,
                      outlier: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -160,8 +182,8 @@ def outbound_cluster(name: str, eds_path: Path, *, tls: str, sni: str, san: str,
         "common_lb_config": {"healthy_panic_threshold": {}},  # Istio: minHealthPercent 0
         "metadata": metadata,
         "circuit_breakers": {"thresholds": [
-            {"max_connections": 4294967295, "max_pending_requests": 4294967295,
-             "max_requests": 4294967295, "max_retries": 4294967295, "track_remaining": True}]},
+            {"max_connections": UNLIMITED, "max_pending_requests": UNLIMITED,
+             "max_requests": UNLIMITED, "max_retries": UNLIMITED, "track_remaining": True}]},
     }
     if circuit_breakers:
         cluster["circuit_breakers"] = {"thresholds": [{**circuit_breakers, "track_remaining": True}]}

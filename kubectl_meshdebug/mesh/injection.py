@@ -31,18 +31,18 @@ DATAPLANE = "istio.io/dataplane-mode"
 WEBHOOK_FAILURES = [
     (re.compile(r"no endpoints available for service", re.I),
      "istiod has no ready pods behind its Service", "check istiod: kubectl get pods -n "
-     "istio-system -l app=istiod; kubectl get endpoints -n istio-system"),
+     "{ns} -l app=istiod; kubectl get endpoints -n {ns}"),
     (re.compile(r"context deadline exceeded|Client\.Timeout exceeded|i/o timeout", re.I),
      "the API server cannot reach istiod on port 15017 (often a firewall on private clusters)",
      "allow the control plane to reach the nodes on TCP 15017"),
     (re.compile(r"x509: certificate signed by unknown authority", re.I),
      "the webhook's caBundle does not match istiod's certificate",
      "restart istiod so it patches the caBundle: kubectl rollout restart deploy/istiod "
-     "-n istio-system"),
+     "-n {ns}"),
     (re.compile(r"unable to load root certificates|unable to parse bytes as PEM", re.I),
      "the webhook's caBundle is not a PEM certificate (corrupted or truncated)",
      "restart istiod so it writes the caBundle again: kubectl rollout restart deploy/istiod "
-     "-n istio-system"),
+     "-n {ns}"),
     (re.compile(r'Service "[^"]+" not found|services "[^"]+" not found', re.I),
      "the Service the webhook calls does not exist (an uninstalled revision?)",
      "delete the stale MutatingWebhookConfiguration or reinstall that revision"),
@@ -83,12 +83,12 @@ def _ns(namespace: str) -> str:
     return namespace if is_label(namespace) else "<namespace>"
 
 
-def default_webhooks(revisions: set[str]) -> list[dict[str, Any]]:
+def default_webhooks(revisions: set[str], istio_ns: str = "istio-system") -> list[dict[str, Any]]:
     """Istio's four injector webhooks per revision, as `istioctl install` creates them."""
     hooks = []
     for rev in sorted(revisions):
         svc = {"name": "istiod" if rev == "default" else f"istiod-{rev}",
-               "namespace": "istio-system"}
+               "namespace": istio_ns}
         base = {"clientConfig": {"service": svc, "caBundle": "(assumed)"},
                 "failurePolicy": "Fail", "meshdebugDefault": True}
         hooks.append({**base, "name": f"rev.namespace.sidecar-injector.istio.io/{rev}",
@@ -135,7 +135,7 @@ def injector_webhooks(state: ClusterState) -> tuple[list[dict[str, Any]], bool]:
     for ns in state.list("Namespace"):
         if labels(ns).get(REV):
             revisions.add(labels(ns)[REV])
-    return default_webhooks(revisions), False
+    return default_webhooks(revisions, getattr(state, "root", None) or "istio-system"), False
 
 
 def _injector_config(state: ClusterState, revision: str | None) -> dict[str, Any]:
@@ -278,7 +278,7 @@ def explain(state: ClusterState, target: str, namespace: str, pod_meta: Obj,
         return done(True, f"webhook {hook.get('name')} has no caBundle: the API server cannot "
                     "verify istiod, injection fails (x509: certificate signed by unknown "
                     "authority)", "restart istiod so it patches the caBundle: kubectl rollout "
-                    "restart deploy/istiod -n istio-system")
+                    f"restart deploy/{_svc_name(client)} -n {_svc_ns(state, client)}")
     if real and not _is_pem_bundle(client.get("caBundle")):
         steps.append(Step("caBundle", False, f"{hook.get('name')}'s caBundle is not a PEM "
                                              "certificate"))
@@ -286,7 +286,8 @@ def explain(state: ClusterState, target: str, namespace: str, pod_meta: Obj,
         return done(True, f"webhook {hook.get('name')}'s caBundle is not a PEM certificate: "
                     "the API server refuses every pod it selects (unable to load root "
                     "certificates)", "restart istiod so it writes the caBundle again: "
-                    "kubectl rollout restart deploy/istiod -n istio-system")
+                    f"kubectl rollout restart deploy/{_svc_name(client)} -n "
+                    f"{_svc_ns(state, client)}")
     svc_ref = client.get("service") or {}
     if real and svc_ref:
         svc = state.get("Service", svc_ref.get("namespace"), svc_ref.get("name", ""))
@@ -337,10 +338,22 @@ def _is_pem_bundle(value: Any) -> bool:
     return b"-----BEGIN CERTIFICATE-----" in decoded
 
 
-def classify_event(message: str) -> tuple[str, str] | None:
+def _svc_name(client: Obj) -> str:
+    """The istiod Deployment behind a webhook: named as its Service (istiod, istiod-REV)."""
+    name = str((client.get("service") or {}).get("name") or "istiod")
+    return name if is_label(name) else "istiod"
+
+
+def _svc_ns(state: ClusterState, client: Obj) -> str:
+    """Where that istiod runs: the webhook's Service namespace, else --istio-namespace."""
+    ns = (client.get("service") or {}).get("namespace") or getattr(state, "root", None)
+    return _ns(str(ns or "istio-system"))
+
+
+def classify_event(message: str, istio_ns: str = "istio-system") -> tuple[str, str] | None:
     for pattern, cause, fix in WEBHOOK_FAILURES:
         if pattern.search(message):
-            return cause, fix
+            return cause, fix.replace("{ns}", _ns(istio_ns))
     if "sidecar-injector" in message or "webhook" in message:
         return "the injector webhook call failed", "read istiod's logs"
     return None

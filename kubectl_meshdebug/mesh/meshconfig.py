@@ -16,7 +16,9 @@ class MeshConfig:
     outbound_policy: str = "ALLOW_ANY"  # outboundTrafficPolicy.mode (Istio's default)
 
 
-def parse_mesh(text: str, source: str) -> MeshConfig:
+def parse_mesh(text: str, source: str, istio_namespace: str = "istio-system") -> MeshConfig:
+    """The fields the checks use. rootNamespace defaults to the control plane's namespace,
+    as istiod's does."""
     import yaml
 
     try:
@@ -29,7 +31,7 @@ def parse_mesh(text: str, source: str) -> MeshConfig:
     policy = doc.get("outboundTrafficPolicy")
     mode = policy.get("mode") if isinstance(policy, dict) else None
     return MeshConfig(
-        root_namespace=str(doc.get("rootNamespace") or "istio-system"),
+        root_namespace=str(doc.get("rootNamespace") or istio_namespace),
         auto_mtls=True if auto is None else bool(auto),
         source=source,
         outbound_policy="REGISTRY_ONLY" if mode == "REGISTRY_ONLY" else "ALLOW_ANY",
@@ -37,16 +39,21 @@ def parse_mesh(text: str, source: str) -> MeshConfig:
 
 
 def load_mesh_config(state: ClusterState, revision: str | None = None) -> MeshConfig:
-    """The ConfigMap `istio` (or `istio-<rev>`) in istio-system, else Istio's defaults."""
+    """The ConfigMap `istio` (or `istio-<rev>`) in the control plane's namespace (the
+    state's root, --istio-namespace), else Istio's defaults. A ConfigMap of that name in
+    any other namespace is not the mesh config, whoever wrote it."""
+    istio_ns = getattr(state, "root", None) or "istio-system"
     names = [f"istio-{revision}", "istio"] if revision else ["istio"]
     for name in names:
         for cm in state.list("ConfigMap"):
             meta: dict[str, Any] = cm.get("metadata") if isinstance(cm.get("metadata"),
                                                                    dict) else {}
             data = cm.get("data") if isinstance(cm.get("data"), dict) else {}
-            if meta.get("name") == name and isinstance(data.get("mesh"), str):
-                return parse_mesh(data["mesh"], f"ConfigMap {meta.get('namespace')}/{name}")
+            if meta.get("name") == name and meta.get("namespace") == istio_ns and \
+                    isinstance(data.get("mesh"), str):
+                return parse_mesh(data["mesh"], f"ConfigMap {istio_ns}/{name}", istio_ns)
     readable = getattr(state, "readable", None)
-    if readable is not None and not readable("ConfigMap", "istio-system"):
-        return MeshConfig(source="Istio defaults (ConfigMap istio-system/istio not readable)")
-    return MeshConfig()
+    if readable is not None and not readable("ConfigMap", istio_ns):
+        return MeshConfig(root_namespace=istio_ns,
+                          source=f"Istio defaults (ConfigMap {istio_ns}/istio not readable)")
+    return MeshConfig(root_namespace=istio_ns)

@@ -128,13 +128,28 @@ CLUSTER_WIDE = [
     Column("outlier_detection", "OUTLIER", wide=True, fmt=outlier),
     Column("name", "NAME", wide=True),
 ]
+def route_timeout(row: dict[str, Any]) -> str:
+    """Envoy's words for a route's timeout: `0s` disables it (what istiod writes when the
+    VirtualService sets none), and a route action without one waits Envoy's default 15s."""
+    action = str(row.get("action") or "")
+    if action in ("redirect", "non-forwarding", "unknown") or action.startswith("direct"):
+        return "-"  # no upstream, no timeout
+    value = row.get("timeout")
+    if value is None:
+        return "15s (Envoy default)"
+    if str(value) in ("0s", "0", "0.000s"):
+        return "none (disabled)"
+    return str(value)
+
+
 ROUTE_COLUMNS = [
     Column("route_config", "NAME", value=route_name), Column("virtual_host", "VIRTUAL HOST"),
     Column("domains", "DOMAINS", fmt=domains),
     Column("match", "MATCH", value=lambda r: istio_match(r.get("match_spec") or {})),
     Column("clusters", "CLUSTERS", value=targets),
     Column("virtual_service", "VIRTUALSERVICE"),
-    Column("action", "ACTION", wide=True), Column("timeout", "TIMEOUT", wide=True),
+    Column("action", "ACTION", wide=True),
+    Column("timeout", "TIMEOUT", wide=True, value=lambda r: route_timeout(r)),
     Column("domains_all", "ALL DOMAINS", wide=True, value=lambda r: r.get("domains")),
 ]
 LISTENER_COLUMNS = [

@@ -49,10 +49,9 @@ def test_unknown_scenario_suggests():
     assert result.code == 2 and "did you mean subset-no-pods" in result.err
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_interrupted_demo_leaves_nothing_running(sig):
-    before = _lab_processes()
-    proc = subprocess.Popen([sys.executable, "-m", "kubectl_meshdebug", "demo", "healthy",
+def _keep(scenario: str) -> tuple[subprocess.Popen, str]:
+    """`demo SCENARIO --keep` started, read up to its list of commands to try."""
+    proc = subprocess.Popen([sys.executable, "-m", "kubectl_meshdebug", "demo", scenario,
                              "--keep"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     deadline = time.monotonic() + 30
@@ -62,7 +61,14 @@ def test_interrupted_demo_leaves_nothing_running(sig):
         if not line:
             break
         seen += line
-    assert "Ctrl-C to stop" in seen
+    assert "Ctrl-C to stop" in seen, seen
+    return proc, seen
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupted_demo_leaves_nothing_running(sig):
+    before = _lab_processes()
+    proc, seen = _keep("healthy")
     assert _lab_processes() - before, "the lab should be running"
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=30)
@@ -72,3 +78,27 @@ def test_interrupted_demo_leaves_nothing_running(sig):
         time.sleep(0.1)
     assert not (_lab_processes() - before)
     assert "Traceback" not in err
+
+
+def test_every_command_demo_keep_prints_runs_against_the_lab():
+    """The commands `demo --keep` suggests are pasted as printed: each must run (an issue
+    found them carrying --log-file to commands that have no such option)."""
+    import shlex
+
+    proc, _ = _keep("dr-no-tls")
+    try:
+        commands = []
+        while len(commands) < 6:
+            commands.append(shlex.split(proc.stdout.readline()))
+        programs = {tuple(c[:2]) for c in commands}
+        assert programs == {("kubectl", "meshdebug")}, programs  # run as python -m here
+        ran = {}
+        for words in commands:
+            result = run(*words[2:])
+            ran[words[2]] = result.code
+            assert "error:" not in result.err, (words, result.err)
+        assert ran == {"why-503": 1, "clusters": 0, "routes": 0, "endpoints": 0,
+                       "loglevel": 0, "logs": 0}, ran
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)

@@ -136,6 +136,26 @@ def test_logs_add_flags_and_details(default_install):
     assert "UF" in doc["items"][1]["response_flags"] or "URX" in doc["items"][1]["response_flags"]
 
 
+def test_next_commands_take_the_same_log_files(default_install):
+    """Every `next` of errors, rerun with the flags errors was given (logs of pods off the
+    call's path included), runs: a file for another pod is set aside with a note."""
+    mesh = default_install
+    logs = ["--log-file", f"foo/sleep={mesh.client_log()}",
+            "--log-file", f"ratings-v1={mesh.envoys['ratings-v1'].log_path}"]
+    doc = run(*_base(mesh), *logs, "-o", "json").json()
+    base = _base(mesh)[2:]  # -f and --admin-url
+    failing = [i for i in doc["items"] if i["failures"]]
+    assert len(failing) == 2
+    for item in failing:
+        argv = item["next"]
+        assert argv[:3] == ["kubectl", "meshdebug", "why-503"], argv
+        result = run(*argv[2:], *base, *logs)
+        assert result.code == 1 and "error:" not in result.err, (argv, result.err)
+        off_path = "ratings" not in argv[4]
+        assert ("--log-file ratings-v1=...: not a pod on this call's path" in result.err) \
+            == off_path, result.err
+
+
 def test_per_cluster_stats_count_requests_the_caller_saw(with_cluster_stats):
     mesh = with_cluster_stats
     doc = run(*_base(mesh), "--all", "-o", "json").json()
@@ -192,3 +212,14 @@ def test_one_unreachable_sidecar_is_a_row_not_the_end(default_install):
     assert doc["proxies"]["read"] == 4
     assert [f["pod"] for f in doc["proxies"]["failed"]] == ["foo/details-v1"]
     assert [i["cluster"] for i in doc["items"]] == [REVIEWS, RATINGS]
+
+
+def test_the_lab_renders_the_destination_rules_connection_pool(default_install):
+    """reviews' DestinationRule sets maxConnections: 100; the lab's Envoy has it, as
+    istiod renders it (an issue found it shown as no limit)."""
+    mesh = default_install
+    result = run("clusters", "sleep", "-n", "foo", "-f", str(mesh.workdir / "manifests.yaml"),
+                 *mesh.admin_url_args(), "--fqdn", "reviews.foo.svc.cluster.local", "-o", "json")
+    [reviews] = [c for c in result.json()["items"] if c["name"] == REVIEWS]
+    assert reviews["circuit_breakers"]["max_connections"] == 100
+    assert reviews["circuit_breakers"]["max_pending_requests"] == 4294967295

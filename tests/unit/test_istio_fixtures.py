@@ -124,3 +124,21 @@ def test_secrets_dump_keeps_no_key_material():
             tls = secret.get("secret", {}).get("tls_certificate", {})
             if "private_key" in tls:
                 assert tls["private_key"]["inline_bytes"] == "W3JlZGFjdGVkXQ=="
+
+
+def test_route_timeouts_in_envoys_words():
+    """istiod writes `timeout: 0s` (no timeout) on routes whose VirtualService sets none;
+    a route action without `timeout` waits Envoy's default 15 s; a redirect has none."""
+    from kubectl_meshdebug.render.proxyconfig import route_timeout
+
+    dump = DATA / "istio" / "config_dump" / "sidecar" / "productpage-v1-automtls-istio1.4.json"
+    assert route_timeout({"action": "route", "timeout": "0s"}) == "none (disabled)"
+    assert route_timeout({"action": "route"}) == "15s (Envoy default)"
+    assert route_timeout({"action": "weighted", "timeout": "2.500s"}) == "2.500s"
+    assert route_timeout({"action": "redirect", "timeout": "0s"}) == "-"
+    from tests.helpers import run
+
+    wide = run("routes", "--dump", str(dump), "-o", "wide").out
+    assert "none (disabled)" in wide and " 0s " not in wide
+    assert {r["timeout"] for r in run("routes", "--dump", str(dump), "-o", "json").json()[
+        "items"]} >= {"0s"}  # the data stays Envoy's
