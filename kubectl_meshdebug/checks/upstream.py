@@ -73,13 +73,16 @@ def circuit_breaker_overflow(ctx: Why503Context) -> list[Finding]:
             r"upstream_cx_overflow)$").items() if isinstance(v, int) and v > 0}
         small = {k: v for k, v in rec.circuit_breakers.items() if v <= 10}
         if not overflow and not stats:
-            if small and not ctx.client.has_log:
+            if small and not ctx.client.has_access_lines:
                 findings.append(CIRCUIT_BREAKER_OVERFLOW(
-                    f"{name} has tight circuit breakers ({small}); without the access log or "
-                    "per-cluster stats it is unknown whether they overflow (flag UO)",
+                    f"{name} has tight circuit breakers ({small}); without access-log lines "
+                    "(a log was " + ("read, but holds none" if ctx.client.has_log else
+                                     "not read") + ") or per-cluster stats it is unknown "
+                    "whether they overflow (flag UO)",
                     [Evidence(f"envoy {ctx.client.label} clusters", f"{name}: {small}")],
-                    fix="Rerun with --logs (or --log-file), or enable per-cluster stats with "
-                        "proxyStatsMatcher, to see UO.", resource=f"Pod {ctx.client.label}",
+                    fix="Turn access logging on for the client workload (the Telemetry object "
+                        "in: kubectl meshdebug explain failures-unexplained) and rerun with "
+                        "--logs, or enable per-cluster stats with proxyStatsMatcher, to see UO.", resource=f"Pod {ctx.client.label}",
                     severity="info"))
             continue
         dr = ctx.destination_rule

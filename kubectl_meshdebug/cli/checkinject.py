@@ -8,7 +8,7 @@ import click
 
 from kubectl_meshdebug.cli.common import CONTEXT, runtime
 from kubectl_meshdebug.cli.options import global_options
-from kubectl_meshdebug.errors import EXIT_FINDINGS, EXIT_OK, UsageError
+from kubectl_meshdebug.errors import EXIT_FINDINGS, EXIT_OK, EXIT_UNREACHABLE, UsageError
 
 if TYPE_CHECKING:
     from kubectl_meshdebug.render.output import Printer
@@ -100,7 +100,12 @@ def check_inject(ctx: click.Context, target: str) -> int:
         rt.printer.document(doc)
     else:
         render(rt.printer, doc)
-    return EXIT_FINDINGS if any(r.problem for r in reports) else EXIT_OK
+    rt.note_limits()
+    if any(r.problem for r in reports):
+        return EXIT_FINDINGS
+    if any(r.unknown and not r.has_sidecar for r in reports):
+        return EXIT_UNREACHABLE  # the answer hinged on what could not be read
+    return EXIT_OK
 
 
 def _failure_events(state: Any, ns: str, kind: str, name: str, workload: dict) -> list[dict]:
@@ -126,9 +131,11 @@ def render(printer: Printer, doc: dict[str, Any]) -> None:
             printer.line(f"  {mark} {step['check']}: {step['detail']}")
         has = report["has_sidecar"]
         state = {True: "has a sidecar", False: "has NO sidecar", None: ""}[has]
-        verdict = "should be injected" if report["should_have_sidecar"] else \
-            "will not be injected"
-        label = printer.style("PROBLEM", "red", bold=True) if report["problem"] else "OK"
+        verdict = {True: "should be injected", False: "will not be injected",
+                   None: "injection unknown"}[report["should_have_sidecar"]]
+        label = printer.style("PROBLEM", "red", bold=True) if report["problem"] else (
+            printer.style("UNKNOWN", "yellow", bold=True)
+            if report["should_have_sidecar"] is None else "OK")
         printer.line(f"  {label}: {verdict}" + (f", {state}" if state else "") +
                      f": {report['reason']}")
         if report["fix"]:

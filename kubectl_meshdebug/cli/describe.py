@@ -97,7 +97,7 @@ def render(printer: Printer, doc: dict[str, Any]) -> None:
         dr = svc["destination_rule"]
         if dr:
             printer.line(f"DestinationRule: {dr['name']} for \"{dr['host']}\"")
-            printer.line("   Matching subsets: " + ",".join(dr["matching_subsets"]))
+            printer.line("   Matching subsets: " + (",".join(dr["matching_subsets"]) or "none"))
             if dr["non_matching_subsets"]:
                 printer.line("      (Non-matching subsets " + ",".join(dr["non_matching_subsets"])
                              + ")")

@@ -163,6 +163,10 @@ def _read_logs(rt: Runtime, worst: list[Edge], live: bool, files: tuple[str, ...
     for edge in worst:
         entries = next((v for k, v in parsed.items()
                         if k == edge.worst_pod or edge.worst_pod.endswith("/" + k)), None)
+        if entries is not None:
+            mine = [e for e in entries if e.upstream_cluster == edge.cluster]
+            edge.log_calls = len(mine)
+            edge.log_failures = sum(1 for e in mine if e.status >= 500)
         for entry in entries or []:
             if entry.upstream_cluster != edge.cluster or entry.status < 500:
                 continue

@@ -59,6 +59,20 @@ LIMITS = {
 }
 
 
+def rbac_rule(kind: str, namespace: str | None) -> str:
+    """The RBAC rule that would let the tool read what it could not, as words to paste
+    into a Role or ClusterRole (docs/rbac.md has the whole role)."""
+    from kubectl_meshdebug.kube.kinds import KINDS
+
+    known = KINDS.get(kind)
+    if known is None:
+        return ""
+    group = known.group or '""'
+    where = f"a Role in {namespace}" if namespace and known.namespaced else "a ClusterRole"
+    return f" (allowed by {where}: apiGroups [{group}], resources [{known.plural}], " \
+           "verbs [get, list])"
+
+
 class Proxy:
     """One sidecar: which pod it is, the pod object when known, and its admin client
     (None when the pod has no proxy to reach, e.g. a client outside the mesh)."""
@@ -142,12 +156,12 @@ class Runtime:
         for (kind, ns), _why in sorted(self._state.unreadable.items(),
                                        key=lambda kv: (kv[0][0], kv[0][1] or "")):
             where = f"in {ns}" if ns else "cluster-wide"
-            out.append(f"{kind} {where}: " + LIMITS.get(kind, "unknown"))
+            out.append(f"{kind} {where}: " + LIMITS.get(kind, "unknown") + rbac_rule(kind, ns))
         for kind in self._state.narrowed():
-            if kind in ("Service", "Pod") and not any(k == kind for k, _ in
-                                                      self._state.unreadable):
+            if kind in ("Service", "Pod") and self._state.scope and not any(
+                    k == kind for k, _ in self._state.unreadable):
                 out.append(f"{kind} cluster-wide: read in {', '.join(self._state.scope)} only; "
-                           + LIMITS.get(kind, ""))
+                           + LIMITS.get(kind, "") + rbac_rule(kind, None))
         return out
 
     def note_limits(self) -> None:
@@ -274,6 +288,11 @@ class Runtime:
         ns = None if self.settings.all_namespaces else self.namespace
         pods = [p for p in self.state().list("Pod", ns) if selector_matches(terms, labels(p))]
         pods = [p for p in pods if proxy_container(p, self.settings.container) is not None]
+        if not pods and ns is None and not self.state().readable("Pod", None):
+            raise UnreachableError(
+                "not allowed to list pods in all namespaces (-A), so no proxy was found",
+                hint="name a namespace you may read with -n NS; cluster-wide needs "
+                     + rbac_rule("Pod", None).strip(" ()"))
         if not pods:
             where = "any namespace" if ns is None else f"namespace {ns}"
             what = f"match -l {selector} " if selector else ""

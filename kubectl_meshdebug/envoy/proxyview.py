@@ -128,6 +128,12 @@ class ProxyView:
         return self._entries
 
     @property
+    def has_access_lines(self) -> bool:
+        """A log was read and it holds access lines (Istio's default install logs none)."""
+        self._used("log")
+        return self.has_log and bool(self._entries)
+
+    @property
     def log_signals(self) -> list[LogSignal]:
         self._used("log")
         return self._signals

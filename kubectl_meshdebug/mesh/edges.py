@@ -58,6 +58,8 @@ class Edge:
     codes: Counter[str] = field(default_factory=Counter)  # failing response codes
     flags: Counter[str] = field(default_factory=Counter)
     details: Counter[str] = field(default_factory=Counter)  # from access logs
+    log_calls: int | None = None  # access-log lines of this cluster (one per call)
+    log_failures: int | None = None
     hosts: dict[tuple[str, int | None], EdgeHost] = field(default_factory=dict)
     no_healthy_host: bool = False
 
@@ -78,6 +80,17 @@ class Edge:
     def failures(self) -> int | None:
         return {"istio_requests_total": self.istio_failures, "cluster_stats":
                 self.stats_failures, "host_counters": self.attempt_failures}[self.basis]
+
+    @property
+    def calls(self) -> tuple[int | None, int | None]:
+        """(calls, failed calls) the caller saw: each once however often Envoy retried it.
+        From istio_requests_total or per-cluster stats, else the access-log lines read;
+        (None, None) when only the host counters (attempts) are known."""
+        if self.istio_requests is not None:
+            return self.istio_requests, self.istio_failures
+        if self.stats_requests is not None:
+            return self.stats_requests, self.stats_failures
+        return self.log_calls, self.log_failures
 
     @property
     def ratio(self) -> float | None:
@@ -120,6 +133,8 @@ class Edge:
             "source": self.source, "destination": self.destination, "port": self.port,
             "subset": self.subset or None, "cluster": self.cluster or None,
             "requests": self.requests, "failures": self.failures,
+            "calls": self.calls[0], "failed_calls": self.calls[1],
+            "attempts": self.attempts, "failed_attempts": self.attempt_failures,
             "failure_ratio": None if ratio is None else round(ratio, 4),
             "basis": self.basis,
             "counts": {
@@ -130,6 +145,8 @@ class Edge:
                  **{k: v for k, v in sorted(self.local_replies.items())}},
                 "istio_requests_total": None if self.istio_requests is None else
                 {"requests": self.istio_requests, "failed": self.istio_failures},
+                "access_log": None if self.log_calls is None else
+                {"calls": self.log_calls, "failed": self.log_failures},
             },
             "response_codes": dict(self.codes.most_common()),
             "response_flags": dict(self.flags.most_common()),

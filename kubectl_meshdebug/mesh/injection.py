@@ -69,10 +69,13 @@ class InjectionReport:
     problem: bool = False
     steps: list[Step] = field(default_factory=list)
     webhooks: list[str] = field(default_factory=list)
+    unknown: bool = False  # what decides could not be read (RBAC)
 
     def to_dict(self) -> dict[str, Any]:
         return {"target": self.target, "namespace": self.namespace,
-                "has_sidecar": self.has_sidecar, "should_have_sidecar": self.expected,
+                "has_sidecar": self.has_sidecar,
+                "should_have_sidecar": None if self.unknown and not self.has_sidecar
+                else self.expected, "unknown": self.unknown,
                 "problem": self.problem, "reason": self.reason, "fix": self.fix,
                 "webhooks": self.webhooks,
                 "steps": [s.__dict__ for s in self.steps]}
@@ -209,6 +212,19 @@ def explain(state: ClusterState, target: str, namespace: str, pod_meta: Obj,
     if pod_labels.get("app") == "istiod" or pod_labels.get("istio") == "pilot":
         steps.append(Step("control plane", False, "istiod itself"))
         return done(False, "istiod (Istio's control plane) runs without a sidecar")
+    if ns_obj is None and not state.readable("Namespace", None):
+        # RBAC kept the Namespace from us: its labels decide, so the verdict is unknown
+        # (never "not labelled", which would send the user to label a labelled namespace).
+        steps.append(Step("namespace labels", None, f"unknown: not allowed to read Namespace "
+                          f"{namespace}"))
+        report.unknown = True
+        if has_sidecar:
+            return done(True, "the pod has its sidecar (whether its namespace asks for "
+                        "injection could not be read)")
+        report.expected, report.problem = False, False
+        report.reason = (f"cannot tell: the injection labels of namespace {namespace} could "
+                         "not be read")
+        return report
     shown = {k: v for k, v in ns_labels.items() if k in ("istio-injection", REV)}
     steps.append(Step("namespace labels", bool(shown) and ns_labels.get("istio-injection") !=
                       "disabled", ", ".join(f"{k}={v}" for k, v in shown.items())

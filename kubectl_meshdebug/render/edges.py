@@ -28,6 +28,14 @@ def _count(value: Any) -> str:
     return "-" if value is None else f"{value:,}"
 
 
+def _attempts(item: dict[str, Any]) -> str:
+    """Tries that reached a host, failed/total (/clusters): a retried call counts once per
+    try, so this is not a number of calls."""
+    if item["attempts"] is None:
+        return "-"
+    return f"{_count(item['failed_attempts'])}/{_count(item['attempts'])}"
+
+
 def _ratio(value: Any) -> str:
     return "-" if value is None else f"{value * 100:.0f}%" if value >= 0.01 or not value \
         else f"{value * 100:.1f}%"
@@ -55,8 +63,9 @@ def _hosts(item: dict[str, Any]) -> str:
 COLUMNS = [
     Column("source", "SOURCE"),
     Column("destination", "DESTINATION", value=destination_text),
-    Column("requests", "REQUESTS", fmt=_count),
-    Column("failures", "FAILED", fmt=_count),
+    Column("calls", "CALLS", fmt=_count),
+    Column("failed_calls", "FAILED", fmt=_count),
+    Column("attempts", "ATTEMPTS", value=_attempts),
     Column("failure_ratio", "RATIO", fmt=_ratio),
     Column("top", "CODES/FLAGS", value=_top),
     Column("hosts", "FAILING PODS", value=_hosts),

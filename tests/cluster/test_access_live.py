@@ -109,3 +109,25 @@ def test_unreachable_api_server(control_plane, tmp_path):
     assert result.code == 3
     assert "cannot reach the API server" in result.err
     assert len(result.err.strip().splitlines()) == 1
+
+
+def test_check_inject_never_turns_an_unreadable_namespace_into_a_finding(loaded, control_plane):
+    """alice may not read Namespaces: foo's injection label is unknown, not 'not labelled'
+    (an issue found the tool telling her to label a labelled namespace)."""
+    result = kubectl(control_plane, "meshdebug", "check-inject", "sleep", "-n", "foo",
+                     user="alice")
+    assert result.code == 0, result.err
+    assert "PROBLEM" not in result.out and "not labelled" not in result.out
+    assert "unknown: not allowed to read Namespace foo" in result.out
+    assert "not allowed to read Namespace cluster-wide" in result.err
+    assert "a ClusterRole: apiGroups [\"\"], resources [namespaces]" in result.err
+
+
+@pytest.mark.parametrize("command", ["errors", "sync"])
+def test_all_namespaces_without_the_right_says_what_was_forbidden(loaded, control_plane,
+                                                                   command):
+    result = kubectl(control_plane, "meshdebug", command, "-A", user="alice")
+    assert result.code == 3, result.err
+    [line] = result.err.strip().splitlines()
+    assert line.startswith("error: not allowed to list pods in all namespaces (-A)"), line
+    assert "-n NS" in line and "resources [pods]" in line

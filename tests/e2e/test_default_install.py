@@ -60,3 +60,20 @@ def test_no_failure_counted_is_said_as_such(healthy_lab):
     assert result.code == 0, result.err
     assert result.out.startswith("No failing call seen in what was read.")
     assert "turn them on for one workload" in result.err
+
+
+@pytest.fixture(scope="module")
+def breaker_lab() -> Iterator[LabMesh]:
+    yield from _lab("circuit-breaker")
+
+
+def test_a_log_without_access_lines_still_reads_the_breakers(breaker_lab, tmp_path):
+    """A log with no access lines (access logging off, Istio's default) is no evidence
+    that nothing overflows: the tight breakers are still reported, never "No problems"."""
+    log = tmp_path / "noaccess.log"
+    log.write_text("2026-12-03T10:00:00.000000Z\tinfo\tenvoy main\tstarting main dispatch\n")
+    result = run(*lab_args(breaker_lab), "why-503", "sleep", "httpbin:8000", "--no-path",
+                 "--log-file", f"sleep={log}")
+    assert "No problems found" not in result.out
+    assert "[circuit-breaker-overflow]" in result.out.splitlines()[0]
+    assert "a log was read, but holds none" in result.out and "Telemetry" in result.out

@@ -114,9 +114,10 @@ def test_table_and_next_command_lead_to_the_cause(default_install):
     mesh = default_install
     result = run(*_base(mesh))
     lines = result.out.splitlines()
-    assert lines[0].split() == ["SOURCE", "DESTINATION", "REQUESTS", "FAILED", "RATIO",
-                                "CODES/FLAGS", "FAILING", "PODS"]
-    assert lines[1].split()[:5] == ["foo/sleep", "reviews.foo:9080", "5", "5", "100%"]
+    assert lines[0].split() == ["SOURCE", "DESTINATION", "CALLS", "FAILED", "ATTEMPTS",
+                                "RATIO", "CODES/FLAGS", "FAILING", "PODS"]
+    # a default install without logs: calls unknown, only the tries that reached a host
+    assert lines[1].split()[:6] == ["foo/sleep", "reviews.foo:9080", "-", "-", "5/5", "100%"]
     assert max(len(line) for line in lines) <= 100  # fits a terminal
     assert "next: kubectl meshdebug why-503 sleep reviews.foo:9080 -n foo" in lines
     assert "without per-cluster stats" in result.err
@@ -134,6 +135,13 @@ def test_logs_add_flags_and_details(default_install):
     assert reviews["response_codes"] == {"503": 5}
     assert any("connection_termination" in d for d in reviews["details"])
     assert "UF" in doc["items"][1]["response_flags"] or "URX" in doc["items"][1]["response_flags"]
+    # ratings: one call, retried: 3 failed attempts, 1 failed call (an issue found the
+    # attempts reported as requests)
+    ratings = doc["items"][1]
+    assert (ratings["calls"], ratings["failed_calls"]) == (1, 1)
+    assert (ratings["attempts"], ratings["failed_attempts"]) == (3, 3)
+    table = run(*_base(mesh), "--log-file", f"foo/sleep={mesh.client_log()}").out.splitlines()
+    assert table[2].split()[:5] == ["foo/sleep", "ratings.foo:9080", "1", "1", "3/3"]
 
 
 def test_next_commands_take_the_same_log_files(default_install):
