@@ -56,6 +56,7 @@ HOP_OF: dict[str, str] = {
     "upstream-connect-failure": "server",
     "target-port-not-listening": "app",
     "upstream-protocol-error": "app",
+    "http2-port-http1-app": "app",
     "app-resets-connection": "app",
 }
 # Hops that belong to one branch of a weighted route (one per cluster).

@@ -12,7 +12,8 @@ from typing import Any
 
 from kubectl_meshdebug.checks.context import SYSTEM_NAMESPACES, AuditContext
 from kubectl_meshdebug.checks.finding import Evidence, Finding, FindingType
-from kubectl_meshdebug.checks.why503_context import Why503Context
+from kubectl_meshdebug.checks.why503_context import Why503Context, entry_text
+from kubectl_meshdebug.envoy.config_dump import upstream_http_protocol
 from kubectl_meshdebug.kube.state import labels, meta, ref
 from kubectl_meshdebug.mesh.protocol import (
     TLS_PORTS,
@@ -27,6 +28,12 @@ PORT_PROTOCOL_MISMATCH = FindingType(
     "port-protocol-mismatch", "error", "A TLS port (443, 8443, ...) is declared as plaintext HTTP",
     kinds=("Service",), proxy=("listeners", "routes"),
     explains=("route-not-found", "upstream-connect-failure", "upstream-protocol-error"))
+
+HTTP2_PORT_HTTP1_APP = FindingType(
+    "http2-port-http1-app", "error",
+    "A Service port named http2 or grpc is in front of an app that speaks HTTP/1.1",
+    kinds=("Service",), proxy=("clusters", "statuses", "log"),
+    explains=("upstream-protocol-error", "app-resets-connection", "failures-unexplained"))
 
 PORT_NAME_UNRECOGNIZED = FindingType(
     "port-name-unrecognized", "info",
@@ -206,3 +213,67 @@ def protocol_conflict_call(ctx: Why503Context) -> list[Finding]:
     if ctx.state is None:
         return []
     return protocol_conflict(AuditContext(ctx.state, None), only_port=ctx.target.port)
+
+
+def h2_to_app(ctx: Why503Context) -> tuple[dict[str, Any], str, str] | None:
+    """(the Service port, its protocol, how Istio read it) when the call's port is HTTP2 or
+    GRPC by name or appProtocol, so that the server sidecars speak h2c to the app."""
+    port = ctx.target.service_port
+    if not isinstance(port, dict) or ctx.target.service is None:
+        return None
+    proto, how = port_protocol(port)
+    return (port, proto, how) if proto in ("HTTP2", "GRPC") else None
+
+
+def http2_port_http1_app(ctx: Why503Context) -> list[Finding]:
+    """Istio takes `http2-*`/`grpc-*` (or that appProtocol) to mean the app speaks HTTP/2:
+    the server sidecar's inbound cluster speaks h2c to it. An HTTP/1.1 app cannot parse
+    the HTTP/2 preface, so its sidecar resets with a protocol error (502 UPE there, a plain
+    502 at the caller): the app's headers are not at fault, the port's name is."""
+    h2_port = h2_to_app(ctx)
+    if h2_port is None:
+        return []
+    port, proto, how = h2_port
+    number = ctx.target_port
+    evidence: list[Evidence] = []
+    for server in ctx.servers:
+        h2 = [rec.name for rec in server.clusters() if rec.name.startswith(f"inbound|{number}|")
+              and upstream_http_protocol(rec.raw) == "h2"]
+        if not h2:
+            continue
+        broken = [e for e in ctx.server_entries(server)
+                  if "UPE" in e.flags or "protocol_error" in e.details]
+        statuses = server.statuses or {}
+        errors = sum(h.stats.get("rq_error", 0) for name in h2
+                     for h in (statuses.get(name).hosts if name in statuses else []))
+        if not broken and not errors:
+            continue
+        evidence.append(Evidence(f"envoy {server.label} clusters",
+                                 f"{h2[0]}: speaks HTTP/2 (h2c) to the app"))
+        evidence += [Evidence(f"envoy {server.label} access log", entry_text(e))
+                     for e in broken[-2:]]
+        if errors and not broken:
+            evidence.append(Evidence(f"envoy {server.label} /clusters",
+                                     f"{h2[0]}: rq_error {errors}"))
+    if not evidence:
+        return []
+    caller = [e for e in ctx.failures() if e.status == 502][-1:]
+    evidence += [Evidence(f"envoy {ctx.client.label} access log", entry_text(e)) for e in caller]
+    svc = ctx.target.service
+    where = "appProtocol" if how == "appProtocol" else "name"
+    value = port.get("appProtocol") if how == "appProtocol" else port.get("name")
+    evidence.insert(0, Evidence(ref(svc), f"port {port.get('port')} {where} {value!r}: "
+                                f"Istio reads {proto}"))
+    name = one_line(str(value))
+    fixed = "http" + name[len(name.split("-", 1)[0]):] if how == "name" else "http"
+    return [HTTP2_PORT_HTTP1_APP(
+        f"{ref(svc)} port {port.get('port')} is {proto} by its {where} {value!r}, so the "
+        f"server sidecar speaks HTTP/2 (h2c) to the app on port {number}; the app answers in "
+        "HTTP/1.1 and its sidecar resets the call with a protocol error (502 UPE at the "
+        "server sidecar, a plain 502 at the caller)",
+        evidence,
+        fix=(f"If the app speaks HTTP/1.1, name the port {fixed!r} (or set appProtocol: "
+             f"http) in {ref(svc)}:\n  ports:\n  - name: {fixed}\n    port: "
+             f"{port.get('port')}\nIf it should speak HTTP/2, make it accept h2c (prior "
+             "knowledge) on that port."),
+        resource=ref(svc), weight=10)]

@@ -105,6 +105,7 @@ WHY503_CHECKS: list[Check] = [
     Check("circuit-breaker-overflow", upstream.circuit_breaker_overflow,
           (upstream.CIRCUIT_BREAKER_OVERFLOW,)),
     Check("outlier-ejected", upstream.outlier_ejected, (upstream.OUTLIER_EJECTED,)),
+    Check("http2-port-http1-app", ports.http2_port_http1_app, (ports.HTTP2_PORT_HTTP1_APP,)),
     Check("upstream-protocol-error", upstream.upstream_protocol_error,
           (upstream.UPSTREAM_PROTOCOL_ERROR,)),
     Check("target-port-not-listening", upstream.target_port_not_listening,

@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from kubectl_meshdebug.checks.finding import Evidence, Finding, FindingType
+from kubectl_meshdebug.checks.ports import h2_to_app, http2_port_http1_app
 from kubectl_meshdebug.checks.tls import client_sends, server_requires
 from kubectl_meshdebug.checks.why503_context import Why503Context, entry_text
 from kubectl_meshdebug.envoy.accesslog import AccessLogEntry
@@ -36,7 +37,7 @@ OUTLIER_EJECTED = FindingType(
 
 UPSTREAM_PROTOCOL_ERROR = FindingType(
     "upstream-protocol-error", "error", "The upstream answered with broken HTTP (502 UPE)",
-    proxy=("log",))
+    kinds=("Service",), proxy=("log", "clusters", "statuses"))  # + http2-port-http1-app's
 
 TARGET_PORT_NOT_LISTENING = FindingType(
     "target-port-not-listening", "error",
@@ -82,7 +83,8 @@ def circuit_breaker_overflow(ctx: Why503Context) -> list[Finding]:
                     [Evidence(f"envoy {ctx.client.label} clusters", f"{name}: {small}")],
                     fix="Turn access logging on for the client workload (the Telemetry object "
                         "in: kubectl meshdebug explain failures-unexplained) and rerun with "
-                        "--logs, or enable per-cluster stats with proxyStatsMatcher, to see UO.", resource=f"Pod {ctx.client.label}",
+                        "--logs, or enable per-cluster stats with proxyStatsMatcher, to see UO.",
+                    resource=f"Pod {ctx.client.label}",
                     severity="info"))
             continue
         dr = ctx.destination_rule
@@ -182,6 +184,8 @@ def upstream_protocol_error(ctx: Why503Context) -> list[Finding]:
 
     entries = [e for e in ctx.call_entries if upe(e)]
     server = _server_lines(ctx, upe)
+    if server and h2_to_app(ctx) is not None and http2_port_http1_app(ctx):
+        return []  # the port's name makes the sidecar speak HTTP/2: not the app's headers
     signals = [s for v in [ctx.client] + ctx.servers for s in v.log_signals
                if s.kind == "protocol-error"]
     if not entries and not signals and not server:

@@ -484,6 +484,30 @@ def cluster_type(cluster: dict[str, Any]) -> str:
     return str(cluster.get("type", "STATIC" if "load_assignment" in cluster else "EDS"))
 
 
+def upstream_http_protocol(cluster: dict[str, Any]) -> str:
+    """What the cluster speaks to its hosts: "h2" (HTTP/2, h2c without TLS), "http/1.1",
+    "auto" (ALPN), "downstream" (as the caller spoke), or "" when it does not say (HTTP/1.1
+    for HTTP traffic). From HttpProtocolOptions in typed_extension_protocol_options, or the
+    older cluster-level http2_protocol_options."""
+    options = cluster.get("typed_extension_protocol_options")
+    http = options.get("envoy.extensions.upstreams.http.v3.HttpProtocolOptions") \
+        if isinstance(options, dict) else None
+    if isinstance(http, dict):
+        explicit = http.get("explicit_http_config")
+        if isinstance(explicit, dict):
+            if "http2_protocol_options" in explicit:
+                return "h2"
+            if "http_protocol_options" in explicit:
+                return "http/1.1"
+        if "auto_config" in http:
+            return "auto"
+        if "use_downstream_protocol_config" in http:
+            return "downstream"
+    if "http2_protocol_options" in cluster:
+        return "h2"
+    return ""
+
+
 def circuit_breakers(cluster: dict[str, Any]) -> dict[str, int]:
     """DEFAULT-priority thresholds; Envoy omits the priority field for DEFAULT."""
     for threshold in (cluster.get("circuit_breakers") or {}).get("thresholds") or []:

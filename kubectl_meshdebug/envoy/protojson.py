@@ -15,7 +15,10 @@ _OPAQUE = {"filter_metadata", "typed_filter_metadata", "fields"}
 
 
 def snake(key: str) -> str:
-    if key.startswith("@") or key.islower():
+    """A proto field name in snake_case. Keys with a dot are map keys naming an extension
+    (`envoy.extensions.upstreams.http.v3.HttpProtocolOptions` in
+    typed_extension_protocol_options), never field names: they stay as written."""
+    if key.startswith("@") or key.islower() or "." in key:
         return key
     return _CAMEL.sub(r"_\1", key).lower()
 

@@ -40,8 +40,11 @@ class _Handler(socketserver.StreamRequestHandler):
             server.requests += 1
             if server.behaviour == "reset":
                 return  # closes the connection with the request unanswered
-            self.wfile.write(server.respond(request_line.decode("latin-1"), headers))
-            self.wfile.flush()
+            try:
+                self.wfile.write(server.respond(request_line.decode("latin-1"), headers))
+                self.wfile.flush()
+            except OSError:  # the caller gave up first (an HTTP/2 preface it answered)
+                return
             if headers.get("connection", "").lower() == "close":
                 return
 

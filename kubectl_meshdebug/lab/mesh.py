@@ -247,7 +247,10 @@ class LabMesh:
         """What istiod sends a server sidecar: its inbound clusters and virtualInbound."""
         ports = sorted({svc.target_port for svc in self.services if pod in svc.pods})
         clusters = [xds.blackhole_cluster(), xds.passthrough_cluster("InboundPassthroughCluster")]
-        clusters += [xds.static_cluster(f"inbound|{port}||", pod.local_ip, port) for port in ports]
+        h2 = {svc.target_port for svc in self.services if pod in svc.pods
+              and svc.port_name.split("-")[0] in ("http2", "grpc")}
+        clusters += [xds.static_cluster(f"inbound|{port}||", pod.local_ip, port, port in h2)
+                     for port in ports]
         server = "httpbin" if pod.service_account not in ("sleep",) else "sleep"
         listener = xds.virtual_inbound(pod.ip, [(p, f"inbound|{p}||") for p in ports],
                                        mode=self.peer_auth_mode(pod), server=server)

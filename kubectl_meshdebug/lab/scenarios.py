@@ -285,6 +285,14 @@ def app_resets() -> LabMesh:
     return LabMesh([svc], objects=[MESH_STRICT, mesh_config()])
 
 
+def http2_port() -> LabMesh:
+    """The Service names its port `http2` in front of an app that speaks only HTTP/1.1:
+    the server sidecar speaks h2c to the app, which cannot parse it: 502/503 at the
+    server sidecar, the app never sees a request it understands."""
+    svc = LabService("httpbin", pods=[httpbin_pod()], port_name="http2")
+    return LabMesh([svc], objects=[MESH_STRICT, mesh_config()])
+
+
 def invalid_header_behind_sidecar() -> LabMesh:
     """The app behind a sidecar sends `Time : x`: its sidecar answers 502 UPE, which the
     caller's sidecar logs as a plain 502 from upstream."""
@@ -395,6 +403,11 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in [
              "header: 502 UPE at its sidecar, a plain 502 at the caller's",
              "upstream-protocol-error", invalid_header_behind_sidecar,
              _http(8000, "httpbin.foo:8000"), "502", needs_logs=True),
+    Scenario("http2-port", "The Service names its port 'http2', the app speaks HTTP/1.1: "
+             "its sidecar speaks h2c to it and gets nothing it can parse",
+             "http2-port-http1-app", http2_port, _http(8000, "httpbin.foo:8000"),
+             "502 upstream connect error or disconnect/reset before headers. reset reason: "
+             "protocol error"),
     Scenario("four-services", "sleep calls four Services; two fail for different causes: "
              "reviews (DestinationRule without tls, 503 UC) and ratings (targetPort, 503)",
              "dr-tls-overrides-mtls", four_services, _four_services_traffic, "503",

@@ -196,13 +196,23 @@ def outbound_cluster(name: str, eds_path: Path, *, tls: str, sni: str, san: str,
     return cluster
 
 
-def static_cluster(name: str, address: str, port: int) -> dict[str, Any]:
-    return {
+HTTP_PROTOCOL_OPTIONS = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
+
+
+def static_cluster(name: str, address: str, port: int, http2: bool = False) -> dict[str, Any]:
+    """`http2`: the cluster speaks HTTP/2 (h2c) to the app, as istiod renders the inbound
+    cluster of a Service port whose protocol is HTTP2 or GRPC (named http2-*, grpc-*)."""
+    cluster: dict[str, Any] = {
         "name": name, "type": "STATIC", "connect_timeout": "1s",
         "load_assignment": {"cluster_name": name, "endpoints": [{"lb_endpoints": [
             {"endpoint": {"address": {"socket_address": {"address": address,
                                                            "port_value": port}}}}]}]},
     }
+    if http2:
+        cluster["typed_extension_protocol_options"] = {HTTP_PROTOCOL_OPTIONS: {
+            "@type": f"type.googleapis.com/{HTTP_PROTOCOL_OPTIONS}",
+            "explicit_http_config": {"http2_protocol_options": {}}}}
+    return cluster
 
 
 def blackhole_cluster() -> dict[str, Any]:

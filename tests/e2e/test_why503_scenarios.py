@@ -176,6 +176,7 @@ BROKEN_HOP = {
     "target-port": "app", "no-endpoints": "endpoints", "rds-rejected": "client",
     "cds-rejected": "client", "lds-rejected": "client", "route-timeout": "route",
     "app-resets-connection": "app", "invalid-header-behind-sidecar": "app",
+    "http2-port": "app",
     "four-services": "cluster",
 }
 

@@ -368,3 +368,36 @@ def test_port_protocol_mismatch_and_protocol_conflict():
               "spec": {"ports": [{"name": "tcp", "port": 9080}]}}
     findings = run_why503(build(objects=[legacy]))
     assert [f.severity for f in findings if f.id == "protocol-conflict"] == ["warning"]
+
+
+def test_http2_port_in_front_of_an_http1_app():
+    """details' port named grpc: istiod gives the server sidecar's inbound cluster
+    http2_protocol_options; the HTTP/1.1 app makes it answer 502 UPE. The port's name is
+    the cause, not the app's headers (upstream-protocol-error is not reported)."""
+    svc = {"apiVersion": "v1", "kind": "Service",
+           "metadata": {"name": "details", "namespace": "default"},
+           "spec": {"selector": {"app": "details"},
+                    "ports": [{"name": "grpc", "port": 9080, "targetPort": 9080}]}}
+    upe = log_line(502, "UPE", "upstream_reset_before_response_started{protocol_error}",
+                   cluster="inbound|9080||")
+    doc = json.loads(DUMP.read_text())
+    for section in doc["configs"]:
+        for item in section.get("dynamic_active_clusters") or []:
+            if item["cluster"]["name"].startswith("inbound|9080|"):
+                item["cluster"]["typed_extension_protocol_options"] = {
+                    "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                        "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3."
+                                 "HttpProtocolOptions",
+                        "explicit_http_config": {"http2_protocol_options": {}}}}
+    h2_dump = ConfigDump.from_json(doc)
+
+    ctx = build(replace={"Service details": svc}, server_log=[upe])
+    ctx.servers[0].dump = h2_dump
+    assert ids(ctx) == ["http2-port-http1-app"]
+    plain = build(replace={"Service details": svc}, server_log=[upe])
+    plain.servers[0].dump = ConfigDump.from_json(json.loads(DUMP.read_text()))
+    assert ids(plain) == ["upstream-protocol-error"]  # HTTP/1.1 to the app: headers it is
+    http = {**svc, "spec": {**svc["spec"], "ports": [{"name": "http", "port": 9080}]}}
+    named_http = build(replace={"Service details": http}, server_log=[upe])
+    named_http.servers[0].dump = h2_dump
+    assert ids(named_http) == ["upstream-protocol-error"]

@@ -93,3 +93,10 @@ def test_every_documented_command_line_parses():
             cmd.make_context(name, list(rest), parent=parent)
         except click.UsageError as exc:
             raise AssertionError(f"{source}: {text}: {exc}") from exc
+
+
+def test_demo_page_names_every_scenario():
+    from kubectl_meshdebug.lab.scenarios import SCENARIOS
+
+    text = " ".join((ROOT / "docs" / "commands" / "demo.md").read_text().split())
+    assert [n for n in SCENARIOS if n not in text] == []
