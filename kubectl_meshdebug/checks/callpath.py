@@ -11,7 +11,8 @@ server sidecar, application. Each hop says what the proxy really holds and gets 
 - `unknown`: what would tell was not read (no server sidecar read, no counters, no logs).
 
 Findings are placed on the hop they are about (HOP_OF), so the picture and the report
-agree: the hop the first finding names is the first broken one. Nothing here does I/O.
+agree: `broken` is the hop the first finding names (the cause the others follow from,
+which may lie past hops its effects broke). Nothing here does I/O.
 """
 
 from __future__ import annotations
@@ -94,13 +95,20 @@ class CallPath:
     target: str
     hops: list[Hop]  # client, listener, route
     branches: list[Branch]  # one per cluster the route sends to
+    root: str = ""  # the first finding's id: the cause the others follow from
 
     def all_hops(self) -> list[Hop]:
         return self.hops + [h for b in self.branches for h in b.hops]
 
     @property
     def first_broken(self) -> Hop | None:
-        """The first broken hop in travel order (branches side by side)."""
+        """Where the call breaks: the hop of the cause the other findings follow from (a
+        targetPort nobody listens on, behind endpoints that outlier detection emptied
+        because of it), else the first broken hop in travel order (branches side by
+        side)."""
+        for hop in self.all_hops():
+            if self.root and hop.finding == self.root and hop.mark == "broken":
+                return hop
         for name in HOPS:
             for hop in self.all_hops():
                 if hop.hop == name and hop.mark == "broken":
@@ -122,7 +130,8 @@ def build_path(ctx: Why503Context, findings: list[Finding]) -> CallPath:
         hops += [_listener_hop(ctx), _route_hop(ctx)]
     branches = [Branch(cluster, weight, _branch_hops(ctx, cluster))
                 for cluster, weight in _clusters_of_route(ctx)]
-    path = CallPath(ctx.client.label, ctx.target.label, hops, branches)
+    path = CallPath(ctx.client.label, ctx.target.label, hops, branches,
+                    root=findings[0].id if findings and findings[0].explains else "")
     _place_findings(path, ctx, findings)
     return path
 
@@ -405,9 +414,19 @@ def _server_hop(ctx: Why503Context, cluster: str) -> Hop:
 
 
 def _app_hop(ctx: Why503Context, cluster: str) -> Hop:
+    """The app behind this branch only: the inbound counters of the servers of the branch's
+    subset (a v2 branch with no pods must not show v1's answers)."""
     hop = Hop("app", f"port {ctx.target_port}" if ctx.target_port else ctx.target.label)
+    subset_pods = _subset_pods(ctx, cluster)
+    if subset_pods is not None and not subset_pods:
+        subset = parse_cluster_name(cluster).subset
+        hop.name, hop.why = "-", f"no app: subset {subset} selects no running pod"
+        hop.facts = {"inbound_counters": None, "client_log_status": None}
+        return hop
     answered: dict[str, int] = {}
     for view in ctx.servers:
+        if subset_pods is not None and view.label not in subset_pods:
+            continue
         for name, status in (view.statuses or {}).items() if view.reachable else ():
             parsed = parse_cluster_name(name)
             if parsed.direction == "inbound" and parsed.port in (ctx.target_port, None):

@@ -34,6 +34,7 @@ class Finding:
     fix: str = ""
     resource: str = ""  # the object the finding is about, "Kind ns/name"
     weight: int = 0  # higher: more directly explains the observed symptom
+    explains: list[str] = field(default_factory=list)  # ids of present findings it causes
 
     @property
     def id(self) -> str:
@@ -48,7 +49,7 @@ class Finding:
             "id": self.id, "severity": self.severity, "summary": self.summary,
             "resource": self.resource,
             "evidence": [e.to_dict() for e in self.evidence], "fix": self.fix,
-            "docs": self.docs, "explain": self.type.explain,
+            "docs": self.docs, "explain": self.type.explain, "explains": self.explains,
         }
 
 
@@ -103,6 +104,8 @@ def ordered(findings: list[Finding]) -> list[Finding]:
             if effect is not cause and effect.id in cause.type.explains and \
                     effect.id != cause.id:
                 causes[id(effect)].add(id(cause))
+                if effect.id not in cause.explains:
+                    cause.explains.append(effect.id)
     out: list[Finding] = []
     left = list(findings)
     while left:

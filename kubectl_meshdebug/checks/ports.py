@@ -33,7 +33,8 @@ HTTP2_PORT_HTTP1_APP = FindingType(
     "http2-port-http1-app", "error",
     "A Service port named http2 or grpc is in front of an app that speaks HTTP/1.1",
     kinds=("Service",), proxy=("clusters", "statuses", "log"),
-    explains=("upstream-protocol-error", "app-resets-connection", "failures-unexplained"))
+    explains=("upstream-protocol-error", "app-resets-connection", "failures-unexplained",
+              "outlier-ejected"))
 
 PORT_NAME_UNRECOGNIZED = FindingType(
     "port-name-unrecognized", "info",

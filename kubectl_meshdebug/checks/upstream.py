@@ -37,13 +37,15 @@ OUTLIER_EJECTED = FindingType(
 
 UPSTREAM_PROTOCOL_ERROR = FindingType(
     "upstream-protocol-error", "error", "The upstream answered with broken HTTP (502 UPE)",
-    kinds=("Service",), proxy=("log", "clusters", "statuses"))  # + http2-port-http1-app's
+    kinds=("Service",), proxy=("log", "clusters", "statuses"),  # + http2-port-http1-app's
+    explains=("outlier-ejected",))
 
 TARGET_PORT_NOT_LISTENING = FindingType(
     "target-port-not-listening", "error",
     "Nothing listens on the Service's targetPort in the pod",
     kinds=("Pod", "Service"), proxy=("statuses", "log"),
-    explains=("upstream-connect-failure",))
+    # every call fails at the server sidecar: the caller's outlier detection ejects it
+    explains=("upstream-connect-failure", "outlier-ejected", "failures-unexplained"))
 
 UPSTREAM_CONNECT_FAILURE = FindingType(
     "upstream-connect-failure", "error", "Connections to the upstream fail (503 UF)",
@@ -58,7 +60,7 @@ APP_RESETS_CONNECTION = FindingType(
     "app-resets-connection", "error",
     "The application closes connections the server sidecar still uses (503 UC at the server)",
     kinds=("DestinationRule", "ConfigMap", "Pod", "Service", "PeerAuthentication"),
-    proxy=("clusters", "routes", "listeners", "log"))
+    proxy=("clusters", "routes", "listeners", "log"), explains=("outlier-ejected",))
 
 
 def circuit_breaker_overflow(ctx: Why503Context) -> list[Finding]:

@@ -163,6 +163,23 @@ def subset_no_pods() -> LabMesh:
     return LabMesh([svc], objects=[MESH_STRICT, mesh_config(), dr, vs])
 
 
+def weighted_branch_no_pods() -> LabMesh:
+    """A canary split 50/50 between v1 (running) and v2 (scaled to zero): half the calls
+    get 503 UH. The v2 branch must not borrow v1's answers."""
+    pod = httpbin_pod()
+    dr = obj("DestinationRule", "httpbin", "foo", {
+        "host": "httpbin", "subsets": [{"name": "v1", "labels": {"version": "v1"}},
+                                       {"name": "v2", "labels": {"version": "v2"}}]})
+    vs = obj("VirtualService", "httpbin", "foo", {
+        "hosts": ["httpbin"], "http": [{"route": [
+            {"destination": {"host": "httpbin", "subset": "v1"}, "weight": 50},
+            {"destination": {"host": "httpbin", "subset": "v2"}, "weight": 50}]}]})
+    svc = LabService("httpbin", pods=[pod], subsets={"v1": [pod], "v2": []},
+                     route_subsets=[("v1", 50), ("v2", 50)], destination_rule="foo/httpbin",
+                     virtual_service="foo/httpbin")
+    return LabMesh([svc], objects=[MESH_STRICT, mesh_config(), dr, vs])
+
+
 def vs_subset_undefined() -> LabMesh:
     pod = httpbin_pod()
     dr = obj("DestinationRule", "httpbin", "foo", {
@@ -216,6 +233,23 @@ def outlier() -> LabMesh:
         "consecutive_5xx": 1, "interval": "1s", "base_ejection_time": "180s",
         "max_ejection_percent": 100, "enforcing_consecutive_5xx": 100,
         "enforcing_success_rate": 0})
+    return LabMesh([svc], objects=[MESH_STRICT, mesh_config(), dr])
+
+
+def target_port_ejected() -> LabMesh:
+    """Two causes on one call: targetPort 8080 where the app listens on 9090 makes every
+    call fail at the server sidecar (503 UF there), and the caller's outlier detection
+    then ejects the only host (503 UH). Fixing the ejection alone leaves every call
+    failing: the targetPort is the cause that explains both."""
+    dr = obj("DestinationRule", "httpbin", "foo", {
+        "host": "httpbin", "trafficPolicy": {"outlierDetection": {
+            "consecutive5xxErrors": 1, "interval": "1s", "baseEjectionTime": "180s",
+            "maxEjectionPercent": 100}}})
+    svc = LabService("httpbin", pods=[httpbin_pod(app_port=9090)], target_port=8080,
+                     destination_rule="foo/httpbin", outlier={
+                         "consecutive_5xx": 1, "interval": "1s", "base_ejection_time": "180s",
+                         "max_ejection_percent": 100, "enforcing_consecutive_5xx": 100,
+                         "enforcing_success_rate": 0})
     return LabMesh([svc], objects=[MESH_STRICT, mesh_config(), dr])
 
 
@@ -355,6 +389,9 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in [
     Scenario("subset-no-pods", "A DestinationRule subset (version: v1-bug) selects no pod: "
              "503 UH", "subset-no-pods", subset_no_pods, _http(8000, "httpbin.foo:8000"),
              "503 no healthy upstream"),
+    Scenario("weighted-branch-no-pods", "A 50/50 split where subset v2 has no pods: half "
+             "the calls get 503 UH", "subset-no-pods", weighted_branch_no_pods,
+             _http(8000, "httpbin.foo:8000", count=8), "503 no healthy upstream"),
     Scenario("vs-subset-undefined", "A VirtualService routes to subset v2, which no "
              "DestinationRule defines: 503 NC", "vs-subset-undefined", vs_subset_undefined,
              _http(8000, "httpbin.foo:8000"), "503"),
@@ -378,6 +415,10 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in [
     Scenario("target-port", "targetPort 8080, but the app listens on 9090: 503 UF at the "
              "server sidecar", "target-port-not-listening", target_port,
              _http(8000, "httpbin.foo:8000"), "503 upstream connect error"),
+    Scenario("target-port-ejected", "Two causes on one call: a targetPort nobody listens on "
+             "fails every call, then outlier detection ejects the only host: 503 UH",
+             "target-port-not-listening", target_port_ejected, _until_uh,
+             "503 no healthy upstream"),
     Scenario("no-endpoints", "The Service's selector matches no pod: 503 UH", "no-endpoints",
              no_endpoints, _http(8000, "httpbin.foo:8000"), "503 no healthy upstream"),
     Scenario("rds-rejected", "The proxy rejected its route update: every call 404 NR",

@@ -50,6 +50,9 @@ def print_findings(printer: Printer, findings: list[Finding], *, title: str,
         if headline or index > 1:
             printer.line("")
         printer.line(f"{index}. {label} [{finding.id}] {one_line(finding.summary)}")
+        if finding.explains:
+            printer.line(f"   explains: {', '.join(finding.explains)} (fix this first: they "
+                         "follow from it)")
         for ev in finding.evidence:
             printer.line(f"   - {one_line(ev.source)}: {one_line(ev.detail)}")
         if finding.fix:
