@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from kubectl_meshdebug.cli.common import CONTEXT, runtime
@@ -55,6 +57,9 @@ def audit(ctx: click.Context, checks: tuple[str, ...], severity: str) -> int:
         else:
             rt.printer.note(f"note: the API server has no {kind} resource (404)")
     rt.note_limits()
+    if rt.offline:
+        for line in _assumed(state, rt.istio_namespace):
+            rt.printer.note(f"note: {line}")
     where = "in all namespaces" if scope is None else f"in namespace {scope}"
     if rt.settings.output in ("json", "yaml"):
         rt.printer.document(findings_document({"scope": scope or "*"}, ran, findings))
@@ -62,3 +67,21 @@ def audit(ctx: click.Context, checks: tuple[str, ...], severity: str) -> int:
         print_findings(rt.printer, findings, title=f"Audit {where}:", checked=ran,
                        wide=rt.settings.output == "wide")
     return EXIT_FINDINGS if any(f.severity == "error" for f in findings) else EXIT_OK
+
+
+def _assumed(state: Any, istio_ns: str) -> list[str]:
+    """What the files lack that the checks read, and what audit assumed instead (a
+    `kubectl get svc,pods,dr,vs -o yaml` misses the mesh config and the Namespaces)."""
+    from kubectl_meshdebug.mesh.meshconfig import load_mesh_config
+
+    out = []
+    if load_mesh_config(state).source == "Istio defaults":
+        out.append(f"no mesh config (ConfigMap {istio_ns}/istio) in the files: Istio's "
+                   "defaults assumed (auto mTLS on, outboundTrafficPolicy ALLOW_ANY)")
+    if not state.list("Namespace"):
+        out.append("no Namespace objects in the files: injection labels unknown")
+    if not state.list("Pod"):
+        out.append("no Pods in the files: subsets and selectors matched against no workload")
+    if out:
+        out.append("save everything the checks read with: kubectl meshdebug collect -A")
+    return out

@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "errors": ("errors", "errors", "Where the mesh fails: failing calls from every sidecar's counters."),
     "describe": ("describe", "describe", "Services, rules and policies that apply to a pod."),
     "audit": ("audit", "audit", "Mesh-wide configuration checks on objects alone."),
+    "collect": ("collect", "collect", "Every object the checks read, as one YAML List for -f."),
     "check-inject": ("checkinject", "check_inject", "Why a pod has or lacks a sidecar, and the fix."),
     "sync": ("sync", "sync", "Is each proxy's configuration current and accepted?"),
     "logs": ("logs", "logs", "Access-log lines with flags and details explained."),

@@ -288,7 +288,7 @@ class Runtime:
         ns = None if self.settings.all_namespaces else self.namespace
         pods = [p for p in self.state().list("Pod", ns) if selector_matches(terms, labels(p))]
         pods = [p for p in pods if proxy_container(p, self.settings.container) is not None]
-        if not pods and ns is None and not self.state().readable("Pod", None):
+        if not pods and ns is None and "Pod" in self.state().narrowed():
             raise UnreachableError(
                 "not allowed to list pods in all namespaces (-A), so no proxy was found",
                 hint="name a namespace you may read with -n NS; cluster-wide needs "

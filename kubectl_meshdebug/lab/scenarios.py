@@ -253,6 +253,19 @@ def target_port_ejected() -> LabMesh:
     return LabMesh([svc], objects=[MESH_STRICT, mesh_config(), dr])
 
 
+def _until_ejected(mesh: LabMesh) -> list[Outcome]:
+    """Calls until the caller answers 503 UH itself (the host ejected), not merely until
+    the first 503 (the server sidecar's, before outlier detection acts)."""
+    outcomes = []
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        outcomes.append(http_call(mesh.client_target("httpbin.foo", 8000), "httpbin.foo:8000"))
+        if "no healthy upstream" in outcomes[-1].body:
+            break
+        time.sleep(0.25)
+    return outcomes
+
+
 def _until_uh(mesh: LabMesh) -> list[Outcome]:
     """Calls until the ejections show: Envoy ejects on its detection timer (interval 1s)."""
     outcomes = []
@@ -417,7 +430,7 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in [
              _http(8000, "httpbin.foo:8000"), "503 upstream connect error"),
     Scenario("target-port-ejected", "Two causes on one call: a targetPort nobody listens on "
              "fails every call, then outlier detection ejects the only host: 503 UH",
-             "target-port-not-listening", target_port_ejected, _until_uh,
+             "target-port-not-listening", target_port_ejected, _until_ejected,
              "503 no healthy upstream"),
     Scenario("no-endpoints", "The Service's selector matches no pod: 503 UH", "no-endpoints",
              no_endpoints, _http(8000, "httpbin.foo:8000"), "503 no healthy upstream"),

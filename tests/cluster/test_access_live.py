@@ -131,3 +131,33 @@ def test_all_namespaces_without_the_right_says_what_was_forbidden(loaded, contro
     [line] = result.err.strip().splitlines()
     assert line.startswith("error: not allowed to list pods in all namespaces (-A)"), line
     assert "-n NS" in line and "resources [pods]" in line
+
+
+def test_collect_then_audit_offline_agrees_with_audit_live(loaded, control_plane, tmp_path):
+    """The offline recipe: what collect saves is what audit and describe read live."""
+    import yaml
+
+    saved = kubectl(control_plane, "meshdebug", "collect", "-A")
+    assert saved.code == 0, saved.err
+    doc = yaml.safe_load(saved.out)
+    kinds = {o["kind"] for o in doc["items"]}
+    assert {"Namespace", "Service", "Pod", "DestinationRule", "ConfigMap"} <= kinds
+    assert "Secret" not in kinds
+    assert {o["metadata"]["name"] for o in doc["items"] if o["kind"] == "ConfigMap"} <= {
+        "istio"} | {o["metadata"]["name"] for o in doc["items"] if o["kind"] == "ConfigMap"
+                    and o["metadata"]["name"].startswith("istio-")}
+    files = tmp_path / "objects.yaml"
+    files.write_text(saved.out)
+    for args in (["audit", "-A"], ["describe", "httpbin-v1", "-n", "foo"]):
+        live = kubectl(control_plane, "meshdebug", *args, "-o", "json")
+        offline = kubectl(control_plane, "meshdebug", *args, "-o", "json", "-f", str(files))
+        assert live.code == offline.code, (args, live.err, offline.err)
+        assert live.json() == offline.json(), args
+        assert "assumed" not in offline.err, offline.err
+
+
+def test_collect_in_a_namespace_with_a_namespace_role(loaded, control_plane):
+    result = kubectl(control_plane, "meshdebug", "collect", "-n", "foo", user="alice")
+    assert result.code == 0, result.err
+    assert "kind: Pod" in result.out and "forbidden" not in result.err
+    assert "not allowed to read Namespace cluster-wide" in result.err

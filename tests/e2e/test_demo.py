@@ -15,8 +15,12 @@ from tests.helpers import run
 pytestmark = pytest.mark.e2e
 
 
-def _lab_processes() -> set[int]:
-    out = subprocess.run(["pgrep", "-f", "meshdebug-lab-"], capture_output=True, text=True)
+def _lab_processes(parent: int | None = None) -> set[int]:
+    """The lab's Envoys started by `parent` (this test process by default): other test
+    runs on the same machine start labs too, and theirs are not ours to count."""
+    parent = os.getpid() if parent is None else parent
+    out = subprocess.run(["pgrep", "-P", str(parent), "-f", "meshdebug-lab-"],
+                         capture_output=True, text=True)
     return {int(p) for p in out.stdout.split()}
 
 
@@ -49,6 +53,19 @@ def test_unknown_scenario_suggests():
     assert result.code == 2 and "did you mean subset-no-pods" in result.err
 
 
+def _alive(pids: set[int]) -> set[int]:
+    """Those of `pids` still running (a stopped Envoy's pid is gone or a zombie reaped)."""
+    alive = set()
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().split(") ", 1)[1][:1] != "Z":
+                    alive.add(pid)
+        except (OSError, IndexError):
+            pass
+    return alive
+
+
 def _keep(scenario: str) -> tuple[subprocess.Popen, str]:
     """`demo SCENARIO --keep` started, read up to its list of commands to try."""
     proc = subprocess.Popen([sys.executable, "-m", "kubectl_meshdebug", "demo", scenario,
@@ -67,16 +84,16 @@ def _keep(scenario: str) -> tuple[subprocess.Popen, str]:
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_interrupted_demo_leaves_nothing_running(sig):
-    before = _lab_processes()
     proc, seen = _keep("healthy")
-    assert _lab_processes() - before, "the lab should be running"
+    started = _lab_processes(proc.pid)
+    assert started, "the lab should be running"
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=30)
     assert "Stopped the lab." in seen + out
     deadline = time.monotonic() + 10
-    while _lab_processes() - before and time.monotonic() < deadline:
+    while _alive(started) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not (_lab_processes() - before)
+    assert not _alive(started)
     assert "Traceback" not in err
 
 

@@ -36,6 +36,7 @@ ROWS: dict[str, tuple[list[str], list[str]]] = {
     "path": (["path", "x", "httpbin:8000"], ["path", "x", "httpbin", "-o", "prometheus"]),
     "errors": (["errors", "x", *PROXY_DOWN], ["errors", "-A", "--window", "soon"]),
     "explain": ([], ["explain", "no-such-finding"]),
+    "collect": (["collect", "-A"], ["collect", "-A", "-o", "wide"]),
 }
 
 # offline invocations whose output a closed pipe cuts short
