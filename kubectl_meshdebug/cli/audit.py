@@ -57,15 +57,15 @@ def audit(ctx: click.Context, checks: tuple[str, ...], severity: str) -> int:
         else:
             rt.printer.note(f"note: the API server has no {kind} resource (404)")
     rt.note_limits()
-    if rt.offline:
-        for line in _assumed(state, rt.istio_namespace):
-            rt.printer.note(f"note: {line}")
     where = "in all namespaces" if scope is None else f"in namespace {scope}"
     if rt.settings.output in ("json", "yaml"):
         rt.printer.document(findings_document({"scope": scope or "*"}, ran, findings))
     else:
         print_findings(rt.printer, findings, title=f"Audit {where}:", checked=ran,
                        wide=rt.settings.output == "wide")
+    if rt.offline:  # after the report: a reader that closed stdout wanted no more
+        for line in _assumed(state, rt.istio_namespace):
+            rt.printer.note(f"note: {line}")
     return EXIT_FINDINGS if any(f.severity == "error" for f in findings) else EXIT_OK
 
 
