@@ -161,7 +161,8 @@ def _client_hop(ctx: Why503Context) -> Hop:
         hop.mark, hop.why = "broken", "rejected config: " + ", ".join(
             f"{k} {v}x" for k, v in sorted(rejected.items()))
     else:
-        hop.mark, hop.why = "ok", "sidecar running, config accepted"
+        hop.mark, hop.why = "ok", ("gateway" if ctx.is_gateway else "sidecar") + \
+            " running, config accepted"
     return hop
 
 

@@ -204,6 +204,17 @@ def route_not_found(ctx: Why503Context) -> list[Finding]:
             and not any(c.catches_tls for _, c in ctx.listener_chains)):
         return []  # TLS to a host outside the mesh takes the listener's non-HTTP chain
     present = [n for n in ctx.route_config_names if n in ctx.route_configs_present]
+    if ctx.is_gateway:
+        return [ROUTE_NOT_FOUND(
+            f"no route of the gateway {ctx.client.label} sends to {ctx.target.label}: no "
+            "VirtualService bound to its Gateway (spec.gateways) routes there, so calls get "
+            "404 NR",
+            [Evidence(f"envoy {ctx.client.label} config_dump",
+                      f"route configs {', '.join(present[:4])}: no route to "
+                      f"{ctx.target.host} port {ctx.target.port}")] + _log_evidence(ctx, "NR"),
+            fix="Bind a VirtualService to the Gateway (spec.gateways: [NAMESPACE/GATEWAY]), "
+                "with the hosts the Gateway serves, routing to this Service's host and port.",
+            resource=f"Pod {ctx.client.label}", weight=5)]
     if not ctx.listener_chains:
         rejected = any(isinstance(v, int) and v > 0 for v in
                        ctx.client.stats_matching(r"lds\.update_rejected$").values())

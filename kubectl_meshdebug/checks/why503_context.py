@@ -39,6 +39,17 @@ def entry_text(e: AccessLogEntry) -> str:
     return text
 
 
+def _gateway_route_config(name: str) -> bool:
+    """Istio's gateway route config names: `http.PORT`, `https.PORT.SERVER.GATEWAY.NS`."""
+    head, _, rest = name.partition(".")
+    return head in ("http", "https") and rest[:1].isdigit()
+
+
+def _sends_to(cluster: str, host: str, port: int) -> bool:
+    parsed = parse_cluster_name(cluster)
+    return parsed.direction == "outbound" and parsed.fqdn == host and parsed.port == port
+
+
 class Why503Context:
     def __init__(self, target: CallTarget, client: ProxyView, servers: list[ProxyView],
                  state: Any, mesh: MeshContext | None) -> None:
@@ -51,8 +62,20 @@ class Why503Context:
 
     # the listener and route -------------------------------------------------------------
     @cached_property
+    def is_gateway(self) -> bool:
+        """The client is a gateway (router): its routes live in the route configs of its
+        Gateway servers (`http.8080`, `https.443.https.NAME.NS`), which istiod never gives
+        a sidecar (its route configs are named by port, `8080` or `HOST:PORT`)."""
+        if not self.client.reachable:
+            return False
+        return any(_gateway_route_config(n) for n in self.route_configs_present)
+
+    @cached_property
     def route_config_names(self) -> list[str]:
-        """Route configs the call's port can use: `PORT`, and `HOST:PORT` for some Istio."""
+        """Route configs the call's port can use: `PORT`, and `HOST:PORT` for some Istio;
+        a gateway's are its servers' (`http.PORT`), whatever the Service's port."""
+        if self.is_gateway:
+            return sorted(n for n in self.route_configs_present if _gateway_route_config(n))
         return [str(self.target.port), f"{self.target.host}:{self.target.port}"]
 
     @cached_property
@@ -64,6 +87,11 @@ class Why503Context:
         """Outbound listener chains for the port: `0.0.0.0_PORT` or `IP_PORT` (TCP
         services get one listener per cluster IP)."""
         out = []
+        if self.is_gateway:  # the listeners of the server whose routes send to the target
+            wanted = {self.matched_route.route_config} if self.matched_route else set(
+                self.route_config_names)
+            return [(listener.name, c) for listener in self.client.listeners()
+                    for c in listener.chains if c.route_config in wanted]
         for listener in self.client.listeners():
             if listener.direction == "INBOUND" or listener.name == "virtualInbound":
                 continue
@@ -91,7 +119,13 @@ class Why503Context:
 
     @cached_property
     def matched_route(self) -> RouteRecord | None:
-        """The first route of the first non-catch-all virtual host that answers the Host."""
+        """The first route of the first non-catch-all virtual host that answers the Host;
+        on a gateway, whose virtual hosts answer the outside world's hosts, the first route
+        that sends to the target Service's port."""
+        if self.is_gateway:
+            return next((r for r in self.routes_for_port if any(
+                _sends_to(c, self.target.host, self.target.port) for c, _ in r.clusters)),
+                None)
         host_forms = [self.target.host, f"{self.target.host}:{self.target.port}"]
         for route in self.routes_for_port:
             if route.virtual_host in CATCH_ALL_VHOSTS:
@@ -104,7 +138,7 @@ class Why503Context:
     def catch_all_route(self) -> RouteRecord | None:
         """The catch-all virtual host (`allow_any` or `block_all`) the call falls into
         when no virtual host names it."""
-        if self.matched_route is not None:
+        if self.matched_route is not None or self.is_gateway:
             return None
         for route in self.routes_for_port:
             if route.virtual_host in CATCH_ALL_VHOSTS or route.domains == ["*"]:

@@ -28,6 +28,7 @@ def diagnose(rt: Runtime, pod: str, service: str, servers: tuple[str, ...], logs
     from kubectl_meshdebug.checks.runner import kinds_of, proxy_data_of, run_why503
     from kubectl_meshdebug.checks.why503_context import Why503Context
     from kubectl_meshdebug.envoy.proxyview import collect_views
+    from kubectl_meshdebug.kube.targets import is_gateway_pod
     from kubectl_meshdebug.mesh.correlate import MeshContext
     from kubectl_meshdebug.mesh.focus import client_focus, server_focus
     from kubectl_meshdebug.mesh.target import resolve_target, target_port_number
@@ -47,7 +48,9 @@ def diagnose(rt: Runtime, pod: str, service: str, servers: tuple[str, ...], logs
     texts = _logs(rt, logs, log_files, tail, peers)
     if rt.printer.err.isatty():
         rt.printer.note(f"reading {len(peers)} prox{'y' if len(peers) == 1 else 'ies'}...")
-    focus = {client.label: client_focus(target.host, target.port)}
+    focus = {client.label: client_focus(target.host, target.port,
+                                        gateway=is_gateway_pod(client.pod,
+                                                               rt.settings.container))}
     for server in server_proxies:
         focus[server.label] = server_focus(target_port_number(target.service_port, server.pod))
     fetched = collect_views([(p.label, p.pod, p.admin) for p in peers], texts,

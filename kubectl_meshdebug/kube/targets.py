@@ -134,3 +134,14 @@ def proxy_container(pod: dict[str, Any], container: str = PROXY_CONTAINER) -> di
             if c.get("name") == container:
                 return c
     return None
+
+
+def is_gateway_pod(pod: dict[str, Any] | None, container: str = PROXY_CONTAINER) -> bool:
+    """An Istio gateway (its proxy runs `proxy router`; istio=ingressgateway by default)."""
+    if not pod:
+        return False
+    if labels(pod).get("istio") in ("ingressgateway", "egressgateway"):
+        return True
+    proxy = proxy_container(pod, container)
+    args = proxy.get("args") if isinstance(proxy, dict) else None
+    return isinstance(args, list) and "router" in args

@@ -93,7 +93,8 @@ class LabMesh:
                  objects: list[dict[str, Any]] | None = None,
                  extra_pods: list[LabPod] | None = None, block: int | None = None,
                  broken: str | None = None, client_stats_prefixes: list[str] | None = None,
-                 outbound_policy: str = "ALLOW_ANY", workdir: str | None = None) -> None:
+                 outbound_policy: str = "ALLOW_ANY", workdir: str | None = None,
+                 gateway_port: int | None = None) -> None:
         self.block = block if block is not None else free_block()
         self.services = services
         self.client = client or LabPod("sleep", labels={"app": "sleep"},
@@ -103,6 +104,9 @@ class LabMesh:
         self.broken = broken
         self.outbound_policy = outbound_policy  # ALLOW_ANY or REGISTRY_ONLY
         self.client_stats_prefixes = client_stats_prefixes or []
+        # The client is an ingress gateway (router) serving this port: istiod gives it
+        # the route config `http.PORT` of the Gateway's server, no virtualOutbound.
+        self.gateway_port = gateway_port
         self._own_workdir = workdir is None
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="meshdebug-lab-"))
         self.pods: list[LabPod] = [self.client]
@@ -221,6 +225,20 @@ class LabMesh:
         cds = self._write("cds.json", xds.discovery_response(
             "envoy.config.cluster.v3.Cluster", clusters, "cds-1"))
         listeners = []
+        if self.gateway_port is not None:
+            port = self.gateway_port
+            name = f"http.{port}"
+            rds = self._write(f"rds-{port}.json", xds.discovery_response(
+                "envoy.config.route.v3.RouteConfiguration",
+                [{"name": name, "virtual_hosts": [{
+                    "name": f"*:{port}", "domains": ["*"],
+                    "routes": [r for vhs in routes_by_port.values() for vh in vhs
+                               for r in vh["routes"]],
+                    "include_request_attempt_count": True}],
+                  "validate_clusters": False}], "rds-1"))
+            listeners.append(xds.outbound_listener(port, self.client.ip, rds,
+                                                   bind=bind_port(port), route_config=name))
+            routes_by_port = {}
         for port, vhosts in sorted(routes_by_port.items()):
             if self.broken == "rds":
                 vhosts = vhosts + [dict(vhosts[0], name="duplicate")]  # duplicate domains
@@ -231,7 +249,8 @@ class LabMesh:
                   "validate_clusters": False}], "rds-1"))
             listeners.append(xds.outbound_listener(port, self.client.ip, rds,
                                                    bind=bind_port(port)))
-        listeners.append(xds.virtual_outbound(self.client.ip))
+        if self.gateway_port is None:
+            listeners.append(xds.virtual_outbound(self.client.ip))
         if self.broken == "lds":
             # a filter this Envoy does not have (as a bad EnvoyFilter patch adds) in the
             # first outbound listener: Envoy rejects that listener, keeps the others
@@ -344,7 +363,11 @@ class LabMesh:
                                    "ports": [{"containerPort": pod.app_port, "protocol": "TCP"}]})
             else:
                 containers.append({"name": "sleep", "image": "curlimages/curl"})
-            if pod.sidecar:
+            if pod is self.client and self.gateway_port is not None:
+                containers = [{"name": "istio-proxy", "image": "docker.io/istio/proxyv2:1.24.0",
+                               "args": ["proxy", "router", "--domain",
+                                        f"{pod.namespace}.svc.cluster.local"]}]
+            elif pod.sidecar:
                 containers.append({"name": "istio-proxy", "image": "docker.io/istio/proxyv2:1.24.0"})
             objs.append({
                 "apiVersion": "v1", "kind": "Pod",

@@ -36,7 +36,7 @@ def mesh_config(auto_mtls: bool = True, extra: str = "") -> dict[str, Any]:
 
 def obj(kind: str, name: str, namespace: str, spec: dict[str, Any]) -> dict[str, Any]:
     api = NET if kind in ("DestinationRule", "VirtualService", "Sidecar",
-                          "ServiceEntry") else "v1"
+                          "ServiceEntry", "Gateway") else "v1"
     return {"apiVersion": api, "kind": kind,
             "metadata": {"name": name, "namespace": namespace}, "spec": spec}
 
@@ -66,6 +66,8 @@ class Scenario:
     drive: Drive
     symptom: str  # what the caller sees, as it appears in the outcome
     service: str = "httpbin"  # why-503's SVC argument
+    client: str = "sleep"  # why-503's POD argument (an ingress gateway's pod, or sleep)
+    client_namespace: str = "foo"
     needs_logs: bool = False  # found only with access logs (or per-cluster stats)
     map_first: bool = False  # the demo finds the failing pair with `errors -A` first
     # On a real mesh (istiod's config, iptables), where it differs from the lab's: what
@@ -84,7 +86,7 @@ class Scenario:
 
     def why503_args(self, mesh: LabMesh, logs: bool = True) -> list[str]:
         """The why-503 command line for this scenario, offline: -f, --admin-url, --log-file."""
-        args = ["why-503", "sleep", self.service, "-n", "foo", "-f",
+        args = ["why-503", self.client, self.service, "-n", self.client_namespace, "-f",
                 str(mesh.workdir / "manifests.yaml"), *mesh.admin_url_args()]
         if logs:
             args += ["--log-file", str(mesh.client_log())]
@@ -161,6 +163,35 @@ def subset_no_pods() -> LabMesh:
                      route_subsets=[("v1", 100)], destination_rule="foo/httpbin",
                      virtual_service="foo/httpbin")
     return LabMesh([svc], objects=[MESH_STRICT, mesh_config(), dr, vs])
+
+
+GATEWAY = LabPod("istio-ingressgateway-7d9", namespace="istio-system",
+                 labels={"app": "istio-ingressgateway", "istio": "ingressgateway"},
+                 service_account="istio-ingressgateway-service-account", app=None)
+
+
+def gateway_client() -> LabMesh:
+    """An ingress gateway is the caller: the Gateway serves port 8080, its VirtualService
+    sends every host to subset v1 of httpbin, whose labels (version: v1-bug) match no pod:
+    503 UH at the gateway. Its routes live in route config `http.8080`."""
+    gateway = obj("Gateway", "ingress", "istio-system", {
+        "selector": {"istio": "ingressgateway"},
+        "servers": [{"port": {"number": 8080, "name": "http", "protocol": "HTTP"},
+                     "hosts": ["*"]}]})
+    dr = obj("DestinationRule", "httpbin", "foo", {
+        "host": "httpbin.foo.svc.cluster.local",
+        "subsets": [{"name": "v1", "labels": {"version": "v1-bug"}}]})
+    vs = obj("VirtualService", "httpbin-ingress", "foo", {
+        "hosts": ["*"], "gateways": ["istio-system/ingress"],
+        "http": [{"route": [{"destination": {"host": "httpbin.foo.svc.cluster.local",
+                                             "subset": "v1", "port": {"number": 8000}}}]}]})
+    svc = LabService("httpbin", pods=[httpbin_pod()], subsets={"v1": []},
+                     route_subsets=[("v1", 100)], destination_rule="foo/httpbin",
+                     virtual_service="foo/httpbin-ingress")
+    client = LabPod(GATEWAY.name, namespace=GATEWAY.namespace, labels=dict(GATEWAY.labels),
+                    service_account=GATEWAY.service_account, app=None)
+    return LabMesh([svc], client=client, gateway_port=8080,
+                   objects=[MESH_STRICT, mesh_config(), gateway, dr, vs])
 
 
 def weighted_branch_no_pods() -> LabMesh:
@@ -402,6 +433,10 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in [
     Scenario("subset-no-pods", "A DestinationRule subset (version: v1-bug) selects no pod: "
              "503 UH", "subset-no-pods", subset_no_pods, _http(8000, "httpbin.foo:8000"),
              "503 no healthy upstream"),
+    Scenario("gateway-client", "An ingress gateway calls a subset that selects no pod: 503 "
+             "UH at the gateway, its routes in route config http.8080", "subset-no-pods",
+             gateway_client, _http(8080, "httpbin.example.com"), "503 no healthy upstream",
+             service="httpbin.foo:8000", client=GATEWAY.name, client_namespace="istio-system"),
     Scenario("weighted-branch-no-pods", "A 50/50 split where subset v2 has no pods: half "
              "the calls get 503 UH", "subset-no-pods", weighted_branch_no_pods,
              _http(8000, "httpbin.foo:8000", count=8), "503 no healthy upstream"),

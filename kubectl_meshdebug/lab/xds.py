@@ -415,8 +415,9 @@ def http_connection_manager(stat_prefix: str, *, rds: tuple[str, Path] | None = 
 
 
 def outbound_listener(port: int, address: str, rds_path: Path,
-                      bind: int | None = None) -> dict[str, Any]:
-    """`0.0.0.0_PORT`, bound to the pod's address: iptables would capture by port."""
+                      bind: int | None = None, route_config: str | None = None) -> dict[str, Any]:
+    """`0.0.0.0_PORT`, bound to the pod's address: iptables would capture by port. A
+    gateway's names its route config `http.PORT` (`route_config`)."""
     return {
         "name": f"0.0.0.0_{port}",
         "address": {"socket_address": {"address": address, "port_value": bind or port}},
@@ -424,7 +425,7 @@ def outbound_listener(port: int, address: str, rds_path: Path,
         "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager",
                                         "typed_config": http_connection_manager(
                                             f"outbound_0.0.0.0_{port}",
-                                            rds=(str(port), rds_path))}]}],
+                                            rds=(route_config or str(port), rds_path))}]}],
         "access_log": [{"name": "envoy.access_loggers.file", "typed_config": {
             "@type": T + "envoy.extensions.access_loggers.file.v3.FileAccessLog",
             "path": "/dev/stdout",

@@ -20,7 +20,9 @@ from kubectl_meshdebug.mesh.hosts import vhost_matches
 CATCH_ALL_CLUSTERS = ("PassthroughCluster", "BlackHoleCluster")
 
 
-def client_focus(host: str, port: int) -> ViewFocus:
+def client_focus(host: str, port: int, gateway: bool = False) -> ViewFocus:
+    """What a client's proxy is asked for. A gateway's routes are in its servers' route
+    configs (`http.8080`), on listeners of the Gateway's ports, not the Service's."""
     labels = host.split(".")
     short = re.escape(".".join(labels[:2])) + (r"\..*" if len(labels) > 2 else "")
 
@@ -31,9 +33,10 @@ def client_focus(host: str, port: int) -> ViewFocus:
         return sorted(wanted | set(CATCH_ALL_CLUSTERS))
 
     return ViewFocus(
-        clusters=rf"outbound\|{port}\|[^|]*\|{short}", routes=rf"{port}|.*:{port}",
-        listeners=rf".*_{port}|virtualOutbound", host=host, port=port,
-        also_clusters=route_targets)
+        clusters=rf"outbound\|{port}\|[^|]*\|{short}",
+        routes=rf"{port}|.*:{port}" + (r"|https?\.[0-9].*" if gateway else ""),
+        listeners=rf".*_{port}|virtualOutbound" + (r"|.*_[0-9]+" if gateway else ""),
+        host=host, port=port, also_clusters=route_targets)
 
 
 def server_focus(target_port: int | str | None) -> ViewFocus:

@@ -262,6 +262,19 @@ class IstioMesh:
         annotations[f"{LOG_ANNOTATION}.app"] = str(running.app_log)
         annotations[f"{LOG_ANNOTATION}.sleep"] = str(running.app_log)
         containers: list[dict[str, Any]] = []
+        if self.is_gateway(pod):
+            annotations[LOG_ANNOTATION] = str(running.proxy_log)
+            annotations[f"{LOG_ANNOTATION}.istio-proxy"] = str(running.proxy_log)
+            return {"apiVersion": "v1", "kind": "Pod", "metadata": {
+                "name": pod.name, "namespace": pod.namespace, "labels": labels,
+                "annotations": annotations},
+                "spec": {"nodeName": NODE, "serviceAccountName": pod.service_account,
+                         "containers": [{
+                             "name": "istio-proxy", "image": PROXY_IMAGE,
+                             "args": ["proxy", "router", "--domain",
+                                      f"{pod.namespace}.svc.cluster.local"],
+                             "ports": [{"containerPort": self.scenario.gateway_port,
+                                        "protocol": "TCP"}]}]}}
         if pod is self.scenario_client():
             containers.append({"name": "sleep", "image": "curlimages/curl"})
         else:
@@ -290,6 +303,12 @@ class IstioMesh:
     def scenario_client(self) -> LabPod | None:
         return self.scenario.client if self.scenario else None
 
+    def is_gateway(self, pod: LabPod) -> bool:
+        """The scenario's client is an ingress gateway: `pilot-agent proxy router`, no
+        iptables (a gateway receives its traffic on its own ports)."""
+        return self.scenario is not None and self.scenario.gateway_port is not None and \
+            pod is self.scenario.client
+
     def _start_sidecar(self, running: RunningPod) -> bool:
         """istio-init's rules, then istio-proxy: files where the kubelet mounts them.
         True once the proxy is ready; False if it rejected its first config (it never
@@ -313,7 +332,8 @@ class IstioMesh:
             meta.get("annotations") or {}))
         shutil.copyfile(self.bin / "envoy_bootstrap.json",
                         folder / "var/lib/istio/envoy/envoy_bootstrap_tmpl.json")
-        init = running.netns.run([
+        gateway = self.is_gateway(pod)
+        init = running.netns.run(["true"]) if gateway else running.netns.run([
             str(self.bin / "pilot-agent"), "istio-iptables", "-p", "15001", "-z", "15006",
             "-u", str(PROXY_UID), "-g", str(PROXY_UID), "-m", "REDIRECT", "-i", "*", "-x", "",
             "-b", "*", "-d", "15090,15021,15020", "--log_output_level=default:info"],
@@ -342,7 +362,7 @@ class IstioMesh:
         }
         argv = nsenter(running.netns.path, [
             "setpriv", f"--regid={PROXY_UID}", f"--groups={PROXY_UID}",
-            str(self.bin / "pilot-agent"), "proxy", "sidecar",
+            str(self.bin / "pilot-agent"), "proxy", "router" if gateway else "sidecar",
             "--domain", f"{pod.namespace}.svc.cluster.local", "--proxyLogLevel=warning",
             "--proxyComponentLogLevel=misc:error", "--log_output_level=default:info"])
         running.procs.append(self.cp.spawn(f"pod/{pod.namespace}/{pod.name}/istio-proxy",
@@ -384,7 +404,8 @@ class IstioMesh:
         stable_since = time.monotonic()
         while time.monotonic() < deadline:
             status = self.istiod_debug("/debug/syncz")
-            seen = {s.get("proxy", "").removeprefix("sidecar~") for s in status}
+            seen = {s.get("proxy", "").removeprefix("sidecar~").removeprefix("router~")
+                    for s in status}
             snapshot = sorted(json.dumps({k: v for k, v in s.items() if k.endswith(
                 ("_sent", "_acked"))}, sort_keys=True) for s in status)
             if snapshot != last:
@@ -400,6 +421,8 @@ class IstioMesh:
         """Where the client app connects for HOST (no DNS here): the Service's ClusterIP
         for NAME.NAMESPACE, else an address outside the mesh. Read from what drive()
         looked up, since the app's thread is in the pod's network (no API server there)."""
+        if self.scenario is not None and self.scenario.gateway_port is not None:
+            return "127.0.0.1", port  # the gateway's own listener, from inside its pod
         name = urllib.parse.urlsplit(f"//{host}").hostname or host
         parts = name.split(".")
         namespace = parts[1] if len(parts) > 1 else "foo"

@@ -32,8 +32,8 @@ def test_the_calls_fail_as_the_story_says(scenario_on_mesh):
 
 def test_why503_names_the_cause_first(scenario_on_mesh, control_plane):
     scenario, _ = scenario_on_mesh
-    live = kubectl(control_plane, "meshdebug", "why-503", "sleep", scenario.service,
-                   "-n", "foo", "--logs", "-o", "json")
+    live = kubectl(control_plane, "meshdebug", "why-503", scenario.client, scenario.service,
+                   "-n", scenario.client_namespace, "--logs", "-o", "json")
     findings = live.json()["findings"] if live.out else []
     ids = [f["id"] for f in findings]
     if scenario.real_expected is None:
@@ -41,7 +41,7 @@ def test_why503_names_the_cause_first(scenario_on_mesh, control_plane):
         assert live.code == 0 and errors == [], (live.err, ids)
     else:
         assert live.code == 1 and ids[:1] == [scenario.real_expected], (live.err, ids)
-    assert "foo/sleep" in live.json()["read"]["logs"]
+    assert f"{scenario.client_namespace}/{scenario.client}" in live.json()["read"]["logs"]
 
 
 # --- the real istioctl beside the tool, on the same mesh --------------------------------
@@ -83,28 +83,36 @@ def ours(cp, *args):
     return result.json()["items"]
 
 
-def sidecars(mesh):
-    """The client and one server sidecar of namespace foo."""
+def sidecars(mesh, scenario):
+    """The client (a sidecar, or the scenario's gateway) and one server sidecar of
+    namespace foo, as (pod, namespace)."""
     servers = sorted(name for (ns, name), pod in mesh.pods.items()
-                     if pod.lab.sidecar and ns == "foo" and name != "sleep")
-    return ["sleep", *servers[:1]]
+                     if pod.lab.sidecar and ns == "foo" and name != scenario.client)
+    return [(scenario.client, scenario.client_namespace), *[(s, "foo") for s in servers[:1]]]
+
+
+def client_of(scenario) -> tuple[str, str, str]:
+    """(POD, NS, POD.NS) of the scenario's client, as the tool and istioctl name it."""
+    return (scenario.client, scenario.client_namespace,
+            f"{scenario.client}.{scenario.client_namespace}")
 
 
 def test_clusters_agree_with_istioctl(scenario_on_mesh, control_plane, istio_mesh):
     """Every cluster, with its service, port, subset, direction, type and DestinationRule,
     as istioctl proxy-config clusters prints it, for a client and a server sidecar."""
-    for pod in sidecars(istio_mesh):
+    scenario, _ = scenario_on_mesh
+    for pod, namespace in sidecars(istio_mesh, scenario):
         theirs = {(r["SERVICE FQDN"], r["PORT"], r["SUBSET"], r["DIRECTION"], r["TYPE"],
                    r["DESTINATION RULE"])
                   for r in table(istioctl(control_plane, "proxy-config", "clusters",
-                                          f"{pod}.foo"))}
+                                          f"{pod}.{namespace}"))}
         # istioctl leaves the service of an inbound cluster blank (its name has none);
         # the tool names it from Istio's metadata (docs/conformance.md)
         mine = {("" if i["direction"] == "inbound" else i["fqdn"] or i["name"],
                  str(i["port"] or "-"), i["subset"] or "-",
                  i["direction"] if i["direction"] in ("inbound", "outbound") else "-",
                  i["type"], dotted(i.get("destination_rule")))
-                for i in ours(control_plane, "clusters", pod, "-n", "foo")}
+                for i in ours(control_plane, "clusters", pod, "-n", namespace)}
         assert mine == theirs, (pod, mine ^ theirs)
 
 
@@ -112,11 +120,18 @@ def test_listeners_agree_with_istioctl(scenario_on_mesh, control_plane):
     """The same listeners on the same addresses and ports, and the same route configs
     behind their HTTP chains."""
     scenario, _ = scenario_on_mesh
-    rows = table(istioctl(control_plane, "proxy-config", "listeners", "sleep.foo"))
-    theirs = {(r["ADDRESSES"], r["PORT"]) for r in rows}
+    pod, namespace, dotted_name = client_of(scenario)
+    text = istioctl(control_plane, "proxy-config", "listeners", dotted_name)
+    if text.startswith("ADDRESSES PORT "):  # a gateway's table: single-spaced columns
+        rows = [dict(zip(["ADDRESSES", "PORT", "MATCH", "DESTINATION"], line.split(None, 3),
+                         strict=True)) for line in text.splitlines()[1:] if line.strip()]
+    else:
+        rows = table(text)
+    # istioctl heads the column ADDRESS for a gateway, ADDRESSES for a sidecar
+    theirs = {(r.get("ADDRESSES", r.get("ADDRESS")), r["PORT"]) for r in rows}
     routes = {r["DESTINATION"].removeprefix("Route: ") for r in rows
               if r["DESTINATION"].startswith("Route: ")}
-    items = ours(control_plane, "listeners", "sleep", "-n", "foo")
+    items = ours(control_plane, "listeners", pod, "-n", namespace)
     mine = {(i["address"], str(i["port"])) for i in items if i["state"] != "error"}
     assert mine == theirs, mine ^ theirs
     assert {i["route_config"] for i in items if i["route_config"] and
@@ -125,29 +140,31 @@ def test_listeners_agree_with_istioctl(scenario_on_mesh, control_plane):
 
 def test_routes_agree_with_istioctl(scenario_on_mesh, control_plane):
     scenario, _ = scenario_on_mesh
+    pod, namespace, dotted_name = client_of(scenario)
     theirs = {(r["NAME"], r["VHOST NAME"], r["VIRTUAL SERVICE"]) for r in table(
-        istioctl(control_plane, "proxy-config", "routes", "sleep.foo"))}
+        istioctl(control_plane, "proxy-config", "routes", dotted_name))}
     # istioctl hides routes to PassthroughCluster (allow_any); the tool shows them, since
     # they are where a call to an unknown host goes (docs/conformance.md)
     mine = {(i["route_config"], i["virtual_host"], dotted(i["virtual_service"]))
-            for i in ours(control_plane, "routes", "sleep", "-n", "foo")
+            for i in ours(control_plane, "routes", pod, "-n", namespace)
             if [c["name"] for c in i["clusters"]] != ["PassthroughCluster"]}
     assert mine == theirs, mine ^ theirs
 
 
 def test_endpoints_agree_with_istioctl(scenario_on_mesh, control_plane):
     scenario, _ = scenario_on_mesh
+    pod, namespace, dotted_name = client_of(scenario)
     # PassthroughCluster is ORIGINAL_DST: a host exists while a call to it is recent and
     # Envoy removes it after its cleanup interval, so the two reads, a moment apart, may
     # see it come and go (port-443-http's call out of the mesh did once)
     theirs = {(r["ENDPOINT"], r["STATUS"], r["OUTLIER CHECK"], r["CLUSTER"]) for r in table(
-        istioctl(control_plane, "proxy-config", "endpoints", "sleep.foo"))
+        istioctl(control_plane, "proxy-config", "endpoints", dotted_name))
         if r["CLUSTER"] != "PassthroughCluster"}
     # istioctl's STATUS is what EDS said; the tool's own STATUS also counts the outlier
     # ejection, which istioctl puts in a column of its own
     mine = {(i["endpoint"], i["eds_health_status"],
              "FAILED" if any("outlier" in f for f in i["health_flags"]) else "OK", i["cluster"])
-            for i in ours(control_plane, "endpoints", "sleep", "-n", "foo")
+            for i in ours(control_plane, "endpoints", pod, "-n", namespace)
             if i["cluster"] != "PassthroughCluster"}
     assert mine == theirs, mine ^ theirs
 
@@ -185,8 +202,8 @@ def test_sync_diff_against_istiod(scenario_on_mesh, control_plane, istio_mesh):
     """sync --diff: a proxy that took every push holds what istiod would send it; one
     that rejected its clusters lacks them all."""
     scenario, _ = scenario_on_mesh
-    result = kubectl(control_plane, "meshdebug", "sync", "sleep", "-n", "foo", "--diff",
-                     "-o", "json")
+    result = kubectl(control_plane, "meshdebug", "sync", scenario.client, "-n",
+                     scenario.client_namespace, "--diff", "-o", "json")
     rows = result.json()["items"]
     if scenario.name == "cds-rejected":
         assert result.code == 1

@@ -24,7 +24,8 @@ def scenario_in_cluster(request, lab_cluster):
 
 def test_same_first_finding_as_offline(scenario_in_cluster, control_plane):
     scenario, mesh = scenario_in_cluster
-    live = kubectl(control_plane, "meshdebug", "why-503", "sleep", scenario.service, "-n", "foo",
+    live = kubectl(control_plane, "meshdebug", "why-503", scenario.client, scenario.service,
+                   "-n", scenario.client_namespace,
                    "--logs", "-o", "json")
     offline = run(*scenario.why503_args(mesh), "-o", "json")
     live_ids = [f["id"] for f in live.json()["findings"]] if live.out else []
@@ -36,13 +37,14 @@ def test_same_first_finding_as_offline(scenario_in_cluster, control_plane):
         assert live.code == 1 and live_ids[0] == scenario.expected, (live.err, live_ids)
     doc = live.json()
     assert doc["read"]["objects"] == "api-server"
-    assert "foo/sleep" in doc["read"]["logs"]
+    assert f"{scenario.client_namespace}/{scenario.client}" in doc["read"]["logs"]
 
 
 def test_path_live_breaks_where_offline_does(scenario_in_cluster, control_plane):
     """path through the real kubectl reads what why-503 reads: the same hops break."""
     scenario, mesh = scenario_in_cluster
-    live = kubectl(control_plane, "meshdebug", "path", "sleep", scenario.service, "-n", "foo",
+    live = kubectl(control_plane, "meshdebug", "path", scenario.client, scenario.service,
+                   "-n", scenario.client_namespace,
                    "--logs", "-o", "json")
     offline = run("path", *scenario.why503_args(mesh)[1:], "-o", "json")
     assert live.code == offline.code, live.err

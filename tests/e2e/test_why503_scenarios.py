@@ -8,6 +8,7 @@ why-503 offline (-f objects, --admin-url proxies, --log-file logs).
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,10 @@ def test_every_lab_proxy_is_read_without_complaint(scenario_run):
     assert "reads failed" not in result.out
 
 
+def _client(scenario) -> str:
+    return f"{scenario.client_namespace}/{scenario.client}"
+
+
 def test_text_report_has_evidence_and_fix(scenario_run):
     scenario, mesh, _ = scenario_run
     result = run(*scenario.why503_args(mesh))
@@ -79,7 +84,7 @@ def test_text_report_has_evidence_and_fix(scenario_run):
         lines = result.out.splitlines()
         # The answer is the first line, before the path picture and the evidence.
         assert lines[0].startswith(("ERROR", "WARNING")), lines[0]
-        assert f" [{scenario.expected}] " in lines[0] and "why-503: foo/sleep -> " in lines[0]
+        assert f" [{scenario.expected}] " in lines[0] and f"why-503: {_client(scenario)} -> " in lines[0]
         assert any(line.startswith("1. ") and f"[{scenario.expected}]" in line for line in lines)
         assert "fix:" in result.out and "docs: kubectl meshdebug explain " in result.out
 
@@ -177,6 +182,7 @@ BROKEN_HOP = {
     "cds-rejected": "client", "lds-rejected": "client", "route-timeout": "route",
     "app-resets-connection": "app", "invalid-header-behind-sidecar": "app",
     "target-port-ejected": "app", "weighted-branch-no-pods": "endpoints",
+    "gateway-client": "endpoints",
     "http2-port": "app",
     "four-services": "cluster",
 }
@@ -195,7 +201,7 @@ def test_path_breaks_where_the_first_finding_points(scenario_run):
         shape = {**shape, "broken": "null"}
     _conforms(doc, shape, "path")
     hops = doc["hops"] + [h for b in doc["branches"] for h in b["hops"]]
-    assert doc["client"] == "foo/sleep" and hops[0]["hop"] == "client"
+    assert doc["client"] == _client(scenario) and hops[0]["hop"] == "client"
     if scenario.expected is None:
         assert result.code == 0, result.err
         assert [h["hop"] for h in hops] == list(HOPS)
@@ -252,7 +258,7 @@ def test_path_picture_in_every_format(scenario_run):
     args = _path_args(scenario, mesh)
     text = run(*args)
     lines = text.out.splitlines()
-    assert lines[0] == "path: foo/sleep -> " + run(*args, "-o", "json").json()["target"]
+    assert lines[0] == f"path: {_client(scenario)} -> " + run(*args, "-o", "json").json()["target"]
     assert "\x1b[" not in text.out  # not a terminal: no colour
     marked = [line for line in lines if line.lstrip().startswith("✘")]
     plain = run(*args, "--ascii").out
@@ -292,3 +298,35 @@ def test_docs_pages_show_what_the_lab_prints(scenario_run):
     for page, command, body in uses:
         assert comparable(body, command) == comparable(render(scenario, mesh, command), command), \
             f"{page.name}: {command}: regenerate with python -m tools.gen_docs"
+
+
+_PRINTED = re.compile(r"kubectl meshdebug [a-z0-9-]+(?: (?!then\b)[^\s;()]+)*")
+
+
+def test_every_command_the_report_prints_parses(scenario_run):
+    """fix:, next:, see: and docs: lines name commands a user pastes: each must be one
+    the tool takes as printed (an issue found printed commands with options that do not
+    exist). Placeholders (POD, <name>) are the user's to fill in; parsing is checked by
+    click itself, without running a command that would change a proxy."""
+    import shlex
+
+    import click
+
+    from kubectl_meshdebug.cli.main import cli
+
+    scenario, mesh, _ = scenario_run
+    report = run(*scenario.why503_args(mesh), "--no-path")
+    printed = set(_PRINTED.findall(report.out + report.err))
+    assert printed or scenario.expected is None
+    for command in printed:
+        words = shlex.split(command)[2:]
+        words = [w for w in words if w not in ("POD", "NS")]  # placeholders
+        with cli.make_context("kubectl meshdebug", list(words), resilient_parsing=False) as ctx:
+            name, sub, rest = cli.resolve_command(ctx, list(words))
+            assert sub is not None, command
+            try:
+                sub.make_context(name, rest, parent=ctx)
+            except click.UsageError as exc:
+                raise AssertionError(f"{command!r}: {exc.format_message()}") from exc
+        if words[0] == "explain":
+            assert run(*words).code == 0, command

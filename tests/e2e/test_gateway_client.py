@@ -1,0 +1,53 @@
+"""A gateway as why-503's client, on real Envoys: its routes live in route config
+`http.PORT`, not in one named by the Service's port (an issue found why-503 calling them
+'missing' on a gateway that held them)."""
+
+from __future__ import annotations
+
+import pytest
+
+from kubectl_meshdebug.lab.mesh import LabMesh, LabPod, LabService
+from kubectl_meshdebug.lab.scenarios import GATEWAY, SCENARIOS, httpbin_pod, mesh_config
+from kubectl_meshdebug.lab.traffic import http_call
+from tests.helpers import run
+
+pytestmark = pytest.mark.e2e
+
+ORDERS = {"apiVersion": "v1", "kind": "Service",
+          "metadata": {"name": "orders", "namespace": "foo"},
+          "spec": {"selector": {"app": "orders"}, "ports": [{"name": "http", "port": 9000}]}}
+
+
+def test_a_service_no_gateway_route_sends_to_is_route_not_found_in_gateway_terms():
+    client = LabPod(GATEWAY.name, namespace=GATEWAY.namespace,
+                    labels=dict(GATEWAY.labels),
+                    service_account=GATEWAY.service_account, app=None)
+    mesh = LabMesh([LabService("httpbin", pods=[httpbin_pod()])], client=client,
+                   gateway_port=8080, objects=[mesh_config(), ORDERS])
+    with mesh:
+        mesh.write_manifests()
+        ok = http_call(mesh.client_target("anything.example.com", 8080), "anything.example.com")
+        assert ok.status == 200, ok  # the gateway routes every host to httpbin
+        args = ["-f", str(mesh.workdir / "manifests.yaml"), *mesh.admin_url_args()]
+        found = run("why-503", GATEWAY.name, "httpbin.foo:8000", "-n", "istio-system", *args,
+                    "-o", "json").json()
+        missing = run("why-503", GATEWAY.name, "orders.foo:9000", "-n", "istio-system",
+                      *args, "-o", "json").json()
+    assert [f["id"] for f in found["findings"] if f["severity"] == "error"] == []
+    hops = {h["hop"]: h for h in found["path"]["hops"]}
+    assert hops["route"]["name"].startswith("http.8080 / ") and hops["listener"]["mark"] == "ok"
+    [finding] = [f for f in missing["findings"] if f["severity"] == "error"]
+    assert finding["id"] == "route-not-found"
+    assert "no VirtualService bound to its Gateway" in finding["summary"]
+    assert "virtualOutbound" not in finding["summary"] and "missing" not in finding["summary"]
+
+
+def test_the_gateway_scenario_names_its_cause():
+    scenario = SCENARIOS["gateway-client"]
+    mesh = scenario.build()
+    with mesh:
+        mesh.write_manifests()
+        scenario.run_traffic(mesh)
+        doc = run(*scenario.why503_args(mesh, logs=False), "-o", "json").json()
+    assert doc["findings"][0]["id"] == "subset-no-pods"
+    assert doc["path"]["hops"][0]["why"].startswith("gateway running")
