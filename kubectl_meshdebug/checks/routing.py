@@ -112,11 +112,22 @@ def vs_port_required(ctx: AuditContext) -> list[Finding]:
         entries = [e for e in lookup(ctx.registry, host, own)
                    if e.source.get("kind") == "Service"]
         if entries and len(entries[0].ports) > 1:
+            # Sidecars fall back to the port the call came in on (istiod's
+            # GetDestinationCluster); a gateway has no such port, so only there it breaks.
+            bound = [g for g in gateways(vs) if g != "mesh"]
+            effect = (f"on gateway{'s' if len(bound) > 1 else ''} {', '.join(bound[:3])} the "
+                      "route has no port to send to" if bound else
+                      "sidecars use the port each call came in on, so it works for mesh "
+                      "traffic, but the route breaks if the VirtualService is ever bound to "
+                      "a gateway")
             findings.append(VS_PORT_REQUIRED(
                 f"VirtualService {own}/{meta(vs).get('name')} routes to {host}, which has "
-                f"{len(entries[0].ports)} ports, without saying which",
-                [Evidence(ref(vs), f"{where}.destination has no port")],
-                fix="Add destination.port.number.", resource=ref(vs)))
+                f"{len(entries[0].ports)} ports, without saying which: {effect}",
+                [Evidence(ref(vs), f"{where}.destination has no port"
+                          + (f"; gateways: {', '.join(bound[:3])}" if bound else
+                             "; applies to sidecars only"))],
+                fix="Add destination.port.number.", resource=ref(vs),
+                severity="error" if bound else "warning"))
     return findings
 
 

@@ -17,16 +17,26 @@ from kubectl_meshdebug.errors import EXIT_FINDINGS, EXIT_OK, UsageError
   kubectl meshdebug audit -A                       # the whole mesh
   kubectl meshdebug audit -n foo                   # findings about objects in foo
   kubectl meshdebug audit -f manifests/ -A         # offline, before you apply
-  kubectl get svc,dr,vs,pa,pods -A -o yaml | kubectl meshdebug audit -f - -A -o json
+  kubectl meshdebug collect -A | kubectl meshdebug audit -f - -A -o json
+  kubectl meshdebug audit -A --suppress 'IST0173=DestinationRule reviews.foo'
+  kubectl meshdebug audit -A --failure-threshold warning   # CI: fail on warnings too
 """)
 @click.option("--check", "checks", multiple=True, metavar="ID",
               help="Run only this check (repeatable).")
 @click.option("--severity", type=click.Choice(["error", "warning", "info"]), default="info",
               show_default=True, help="Show findings of this severity and above.")
+@click.option("--suppress", "suppress", multiple=True, metavar="CODE[=KIND NAME]",
+              help="Leave out findings of CODE (an id or IST code; * matches any), on one "
+              "object if KIND NAME is given (NS/NAME or NAME.NS; repeatable). The annotation "
+              "galley.istio.io/analyze-suppress: CODE,... on an object does the same.")
+@click.option("--failure-threshold", type=click.Choice(["error", "warning", "info"]),
+              default="error", show_default=True,
+              help="Exit 1 when a finding of this severity or above is shown.")
 @all_namespaces_option
 @global_options
 @click.pass_context
-def audit(ctx: click.Context, checks: tuple[str, ...], severity: str) -> int:
+def audit(ctx: click.Context, checks: tuple[str, ...], severity: str, suppress: tuple[str, ...],
+          failure_threshold: str) -> int:
     """Check Services, DestinationRules, VirtualServices and PeerAuthentications for the
     mistakes that break traffic: port 443 named http, subsets without pods, routes to
     subsets or hosts that do not exist, duplicate rules, and mTLS modes that contradict
@@ -34,9 +44,12 @@ def audit(ctx: click.Context, checks: tuple[str, ...], severity: str) -> int:
     """
     from kubectl_meshdebug.checks.registry import audit_ids
     from kubectl_meshdebug.checks.runner import run_audit
+    from kubectl_meshdebug.checks.suppress import Suppression, apply
     from kubectl_meshdebug.render.findings import findings_document, print_findings
 
     rt = runtime(ctx)
+    for spec in suppress:
+        Suppression(spec)  # a usage error before any read
     known = audit_ids()
     unknown = [c for c in checks if c not in known]
     if unknown:
@@ -46,8 +59,10 @@ def audit(ctx: click.Context, checks: tuple[str, ...], severity: str) -> int:
     rt.tolerate_malformed = True
     state = rt.state()
     ran, findings = run_audit(state, scope, list(checks) or None, rt.malformed)
-    keep = ("error", "warning", "info")[: ("error", "warning", "info").index(severity) + 1]
-    findings = [f for f in findings if f.severity in keep]
+    levels = ("error", "warning", "info")
+    keep = levels[: levels.index(severity) + 1]
+    findings, suppressed = apply([f for f in findings if f.severity in keep], list(suppress),
+                                 state)
     from kubectl_meshdebug.kube.kinds import KINDS
 
     for kind in sorted(state.missing_kinds):
@@ -59,14 +74,20 @@ def audit(ctx: click.Context, checks: tuple[str, ...], severity: str) -> int:
     rt.note_limits()
     where = "in all namespaces" if scope is None else f"in namespace {scope}"
     if rt.settings.output in ("json", "yaml"):
-        rt.printer.document(findings_document({"scope": scope or "*"}, ran, findings))
+        doc = findings_document({"scope": scope or "*"}, ran, findings)
+        doc["suppressed"] = suppressed
+        rt.printer.document(doc)
     else:
         print_findings(rt.printer, findings, title=f"Audit {where}:", checked=ran,
                        wide=rt.settings.output == "wide")
     if rt.offline:  # after the report: a reader that closed stdout wanted no more
         for line in _assumed(state, rt.istio_namespace):
             rt.printer.note(f"note: {line}")
-    return EXIT_FINDINGS if any(f.severity == "error" for f in findings) else EXIT_OK
+    if suppressed:
+        rt.printer.note(f"note: {suppressed} finding{'s' if suppressed != 1 else ''} "
+                        "suppressed (--suppress or the analyze-suppress annotation)")
+    failing = levels[: levels.index(failure_threshold) + 1]
+    return EXIT_FINDINGS if any(f.severity in failing for f in findings) else EXIT_OK
 
 
 def _assumed(state: Any, istio_ns: str) -> list[str]:
