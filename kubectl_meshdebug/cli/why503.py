@@ -81,6 +81,10 @@ def why_503(ctx: click.Context, pod: str, service: str, servers: tuple[str, ...]
             rt.printer.note("note: no access logs read; add --logs (or --log-file) to see "
                             "response flags; Istio's default install has them off (turn "
                             "them on for one workload: kubectl meshdebug explain failures-unexplained)")
+        elif not any(v.has_access_lines for v in [why.client, *why.servers]):
+            rt.printer.note("note: the logs read hold no access-log line: access logging is "
+                            "off (Istio's default); turn it on for one workload: kubectl "
+                            "meshdebug explain failures-unexplained")
     rt.note_limits()
     if any(f.severity == "error" for f in findings):
         return EXIT_FINDINGS
@@ -99,11 +103,12 @@ def why_503(ctx: click.Context, pod: str, service: str, servers: tuple[str, ...]
 
 
 def _none_found(why: Any, texts: dict[str, str]) -> str:
-    """What "no finding" means here: with no access log read, the counters of the call's
-    clusters are all there is, and they saw no failing call (not "no problem")."""
+    """What "no finding" means here: with no access-log line read (no log, or a log with
+    access logging off), the counters of the call's clusters are all there is, and they
+    saw no failing call (not "no problem")."""
     from kubectl_meshdebug.checks.counters import counted_failures
 
-    if texts:
+    if texts and any(v.has_access_lines for v in [why.client, *why.servers]):
         return "No problems found."
     counted = counted_failures(why)
     if counted is None:

@@ -22,6 +22,9 @@ def verdict(printer: Printer, findings: list[Finding], *, title: str, unread: in
     if not findings:
         return printer.style(none_found, "green", bold=True) + f" {title}"
     first = findings[0]
+    if first.severity == "info":  # nothing wrong shown: a remark, not a cause
+        return (printer.style(none_found, "green", bold=True) + f" {title}; see "
+                + ", ".join(f"[{f.id}]" for f in findings[:3]) + " below")
     label = printer.style(first.severity.upper(), _COLORS[first.severity], bold=True)
     more = len(findings) - 1
     rest = f"; {more} more finding{'s' if more != 1 else ''} below" if more else ""

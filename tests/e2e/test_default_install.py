@@ -77,3 +77,5 @@ def test_a_log_without_access_lines_still_reads_the_breakers(breaker_lab, tmp_pa
     assert "No problems found" not in result.out
     assert "[circuit-breaker-overflow]" in result.out.splitlines()[0]
     assert "a log was read, but holds none" in result.out and "Telemetry" in result.out
+    assert result.out.startswith("No failing call seen in what was read.")
+    assert "the logs read hold no access-log line" in result.err
