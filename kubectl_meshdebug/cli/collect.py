@@ -81,10 +81,16 @@ ROOT_KINDS_READ = {"DestinationRule", "PeerAuthentication", "Sidecar", "VirtualS
 
 
 def _mesh_config(obj: dict[str, Any], istio_ns: str) -> bool:
+    """The ConfigMaps the checks read: the mesh config (`istio`, `istio-REV`: a `mesh`
+    key) and the injector's (`istio-sidecar-injector[-REV]`); not istiod's leases, CRLs
+    or anything else of that namespace."""
     meta = obj.get("metadata") or {}
     name = str(meta.get("name", ""))
-    return meta.get("namespace") == istio_ns and (name == "istio" or name.startswith("istio-")
-                                                  and name != "istio-ca-root-cert")
+    data = obj.get("data") if isinstance(obj.get("data"), dict) else {}
+    if meta.get("namespace") != istio_ns:
+        return False
+    return name.startswith("istio-sidecar-injector") or (
+        (name == "istio" or name.startswith("istio-")) and isinstance(data.get("mesh"), str))
 
 
 def _order(obj: dict[str, Any]) -> tuple[str, str]:

@@ -39,6 +39,13 @@ def _up(workdir: Path, scenario: str | None) -> int:
         print(f"{workdir} already runs a cluster: `python -m tests.cluster down {workdir}` "
               "first", file=sys.stderr)
         return 2
+    # A DIR a cluster ran in before keeps that cluster's store: start from an empty one,
+    # or the scenario's objects meet the last one's (409 already exists).
+    stale = workdir / "etcd"
+    if stale.is_dir() and not stale.is_symlink():
+        import shutil
+
+        shutil.rmtree(stale)
     reason = missing_tools()
     if reason is None:
         return _up_mesh(workdir, scenario)

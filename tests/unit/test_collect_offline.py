@@ -63,3 +63,17 @@ def test_collected_objects_carry_no_credential():
     deploy = {"metadata": {"name": "d", "namespace": "foo"}, "spec": {"template": {"spec": {
         "containers": [{"name": "a", "env": [{"name": "X", "value": "secret"}]}]}}}}
     assert "secret" not in yaml.safe_dump(_scrubbed("Deployment", deploy)["spec"])
+
+
+def test_only_the_mesh_and_injector_configmaps_are_collected():
+    from kubectl_meshdebug.cli.collect import _mesh_config
+
+    def cm(name, data, ns="istio-system"):
+        return {"metadata": {"name": name, "namespace": ns}, "data": data}
+
+    assert _mesh_config(cm("istio", {"mesh": "x"}), "istio-system")
+    assert _mesh_config(cm("istio-canary", {"mesh": "x"}), "istio-system")
+    assert _mesh_config(cm("istio-sidecar-injector", {"values": "{}"}), "istio-system")
+    for other in (cm("istio-leader", {}), cm("istio-ca-root-cert", {"root-cert.pem": "x"}),
+                  cm("istio-ca-crl", {"ca-crl.pem": "x"}), cm("istio", {"mesh": "x"}, "foo")):
+        assert not _mesh_config(other, "istio-system"), other
