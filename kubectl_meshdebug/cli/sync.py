@@ -149,8 +149,14 @@ def _row(proxy: Proxy, result: Any, rejection: str, istiod: str,
         if push is None:
             row["verdict"] = row["verdict"] if row["verdict"] in PROXY_TROUBLE else "NOT CONNECTED"
             problems.append(f"istiod {istiod} has no xDS stream from this proxy")
+            if doc["connected"] is None:
+                row["xds"] = "no stream (istiod)"
         else:
             row["istiod_name"] = istiod
+            if doc["connected"] is None:
+                # Behind pilot-agent the proxy's own control_plane stats are not kept;
+                # istiod holding its stream is the connection seen from the other end.
+                row["xds"] = "connected (istiod)"
             row["pushes"] = {t: {"status": s.status, "sent_version": s.sent_version,
                                  "error": s.error} for t, s in push.types.items()}
             for short, state in push.types.items():
