@@ -25,6 +25,13 @@ def codes_of(finding: Finding) -> set[str]:
     return {finding.id} | set(_CODE.findall(finding.type.title))
 
 
+def _object_of(finding: Finding) -> tuple[str, str, str, str]:
+    """(kind, ns/name as written, namespace, name) of the object a finding is about."""
+    kind, _, ns_name = finding.resource.partition(" ")
+    namespace, _, name = ns_name.rpartition("/")
+    return kind, ns_name, namespace, name
+
+
 class Suppression:
     def __init__(self, spec: str) -> None:
         code, sep, target = spec.partition("=")
@@ -47,8 +54,7 @@ class Suppression:
             return False
         if (self.kind, self.name) == ("*", "*"):
             return True
-        kind, _, ns_name = finding.resource.partition(" ")
-        namespace, _, name = ns_name.rpartition("/")
+        kind, ns_name, namespace, name = _object_of(finding)
         forms = {ns_name, f"{name}.{namespace}" if namespace else name, name}
         return fnmatch.fnmatchcase(kind, self.kind) and any(
             fnmatch.fnmatchcase(f, self.name) for f in forms)
@@ -56,8 +62,7 @@ class Suppression:
 
 def annotated(finding: Finding, state: Any) -> bool:
     """The object the finding is about says to suppress it (comma-separated codes)."""
-    kind, _, ns_name = finding.resource.partition(" ")
-    namespace, _, name = ns_name.rpartition("/")
+    kind, _, namespace, name = _object_of(finding)
     if not kind or not name or state is None:
         return False
     try:
@@ -71,9 +76,9 @@ def annotated(finding: Finding, state: Any) -> bool:
     return any(fnmatch.fnmatchcase(c, w) for c in codes_of(finding) for w in wanted)
 
 
-def apply(findings: list[Finding], specs: list[str], state: Any) -> tuple[list[Finding], int]:
+def apply(findings: list[Finding], rules: list[Suppression],
+          state: Any) -> tuple[list[Finding], int]:
     """(the findings kept, how many were suppressed)."""
-    rules = [Suppression(s) for s in specs]
     kept = [f for f in findings
             if not any(r.matches(f) for r in rules) and not annotated(f, state)]
     return kept, len(findings) - len(kept)

@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from kubectl_meshdebug.checks.finding import Evidence, Finding, FindingType
-from kubectl_meshdebug.checks.ports import h2_to_app, http2_port_http1_app
+from kubectl_meshdebug.checks.ports import http2_port_http1_app
 from kubectl_meshdebug.checks.tls import client_sends, server_requires
 from kubectl_meshdebug.checks.why503_context import Why503Context, entry_text
 from kubectl_meshdebug.envoy.accesslog import AccessLogEntry
@@ -186,7 +186,7 @@ def upstream_protocol_error(ctx: Why503Context) -> list[Finding]:
 
     entries = [e for e in ctx.call_entries if upe(e)]
     server = _server_lines(ctx, upe)
-    if server and h2_to_app(ctx) is not None and http2_port_http1_app(ctx):
+    if server and http2_port_http1_app(ctx):
         return []  # the port's name makes the sidecar speak HTTP/2: not the app's headers
     signals = [s for v in [ctx.client] + ctx.servers for s in v.log_signals
                if s.kind == "protocol-error"]

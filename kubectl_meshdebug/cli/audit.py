@@ -48,8 +48,7 @@ def audit(ctx: click.Context, checks: tuple[str, ...], severity: str, suppress: 
     from kubectl_meshdebug.render.findings import findings_document, print_findings
 
     rt = runtime(ctx)
-    for spec in suppress:
-        Suppression(spec)  # a usage error before any read
+    rules = [Suppression(spec) for spec in suppress]  # a usage error before any read
     known = audit_ids()
     unknown = [c for c in checks if c not in known]
     if unknown:
@@ -61,8 +60,7 @@ def audit(ctx: click.Context, checks: tuple[str, ...], severity: str, suppress: 
     ran, findings = run_audit(state, scope, list(checks) or None, rt.malformed)
     levels = ("error", "warning", "info")
     keep = levels[: levels.index(severity) + 1]
-    findings, suppressed = apply([f for f in findings if f.severity in keep], list(suppress),
-                                 state)
+    findings, suppressed = apply([f for f in findings if f.severity in keep], rules, state)
     from kubectl_meshdebug.kube.kinds import KINDS
 
     for kind in sorted(state.missing_kinds):

@@ -46,6 +46,8 @@ def collect(ctx: click.Context) -> int:
     ServiceEntries, Sidecars, Gateways, PeerAuthentications, injector webhooks, and the
     mesh config) as one YAML List for -f. Secrets are never read; env values are
     replaced. What RBAC refuses is left out, said on stderr."""
+    from kubectl_meshdebug.cli.runtime import ROOT_KINDS
+
     rt = runtime(ctx)
     if rt.offline:
         raise UsageError("collect reads the API server; with -f the objects are the files")
@@ -60,7 +62,9 @@ def collect(ctx: click.Context) -> int:
             found = [o for o in state.list(kind, istio_ns) if _mesh_config(o, istio_ns)]
         else:
             found = list(state.list(kind, scope))
-            if scope is not None and scope != istio_ns and kind in ROOT_KINDS_READ:
+            # mesh-wide rules live in the control plane's namespace: kept with a
+            # namespace's objects, as every command reads them (Runtime's ROOT_KINDS)
+            if scope is not None and scope != istio_ns and kind in ROOT_KINDS:
                 found += state.list(kind, istio_ns)
         if kind == "Event":
             found = [e for e in found if e.get("reason") in ("FailedCreate",
@@ -74,10 +78,6 @@ def collect(ctx: click.Context) -> int:
     rt.note_limits()
     return EXIT_OK
 
-
-# Mesh-wide rules live in the control plane's namespace: kept with a namespace's objects.
-ROOT_KINDS_READ = {"DestinationRule", "PeerAuthentication", "Sidecar", "VirtualService",
-                   "ServiceEntry", "Gateway"}
 
 
 def _mesh_config(obj: dict[str, Any], istio_ns: str) -> bool:

@@ -18,6 +18,7 @@ from kubectl_meshdebug.cli.options import (
 from kubectl_meshdebug.errors import MeshdebugError, UnreachableError, UsageError
 
 if TYPE_CHECKING:
+    from kubectl_meshdebug.cli.logfiles import LogFiles
     from kubectl_meshdebug.cli.runtime import Proxy, Runtime
     from kubectl_meshdebug.mesh.edges import Edge
 
@@ -71,7 +72,8 @@ def errors(ctx: click.Context, pods: tuple[str, ...], selector: str | None,
         raise UsageError("--window must be longer than 0s")
     from kubectl_meshdebug.cli.logfiles import LogFiles
 
-    LogFiles(log_files).require_one_pod(True)  # a usage error before any slow read
+    given = LogFiles(log_files)
+    given.require_one_pod(True)  # a usage error before any slow read
     proxies, failed = _select(rt, pods, selector)
 
     def sample(proxy: Proxy) -> Any:
@@ -102,7 +104,7 @@ def errors(ctx: click.Context, pods: tuple[str, ...], selector: str | None,
         raise UnreachableError(f"none of the {len(failed)} sidecars could be read; the first, "
                                f"{failed[0][0]}: {failed[0][1].one_line()}")
     ranked = edges.ranked(failing_only=not show_all)
-    _read_logs(rt, [e for e in ranked if e.failures][:LOG_EDGES], logs, log_files, tail)
+    _read_logs(rt, [e for e in ranked if e.failures][:LOG_EDGES], logs, given, tail)
     doc = _document(ranked, results, failed, window)
     _print(rt, doc, window)
     failing = any(e.failures for e in ranked)
@@ -139,14 +141,12 @@ def _pod_of_ip(rt: Runtime) -> Any:
     return by_ip.get
 
 
-def _read_logs(rt: Runtime, worst: list[Edge], live: bool, files: tuple[str, ...],
+def _read_logs(rt: Runtime, worst: list[Edge], live: bool, given: LogFiles,
                tail: int) -> None:
     """Flags and details of the worst edges, from their source pods' access logs."""
-    from kubectl_meshdebug.cli.logfiles import LogFiles
+    from kubectl_meshdebug.cli.logfiles import names_pod
     from kubectl_meshdebug.envoy.accesslog import parse_log
 
-    given = LogFiles(files)
-    given.require_one_pod(True)
     texts = {pod: read_text_file(path, "--log-file") for pod, path in given.named}
     wanted = {e.worst_pod for e in worst if e.worst_pod}
     if live and not rt.offline and rt.has_cluster_view():
@@ -161,8 +161,7 @@ def _read_logs(rt: Runtime, worst: list[Edge], live: bool, files: tuple[str, ...
         return
     parsed = {label: parse_log(text)[0] for label, text in texts.items()}
     for edge in worst:
-        entries = next((v for k, v in parsed.items()
-                        if k == edge.worst_pod or edge.worst_pod.endswith("/" + k)), None)
+        entries = next((v for k, v in parsed.items() if names_pod(k, edge.worst_pod)), None)
         if entries is not None:
             mine = [e for e in entries if e.upstream_cluster == edge.cluster]
             edge.log_calls = len(mine)

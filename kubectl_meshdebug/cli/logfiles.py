@@ -18,6 +18,11 @@ def _pod_ref(text: str) -> bool:
     return is_subdomain(name) and (not slash or is_label(namespace))
 
 
+def names_pod(given: str, label: str) -> bool:
+    """Whether the POD of `POD=FILE` (NAME or NS/NAME) is the pod `label` (NS/NAME)."""
+    return given == label or ("/" not in given and label.endswith("/" + given))
+
+
 class LogFiles:
     def __init__(self, specs: tuple[str, ...] | list[str]) -> None:
         self.named: list[tuple[str, str]] = []  # (NAME or NS/NAME, FILE)
@@ -37,16 +42,11 @@ class LogFiles:
 
     def path_for(self, label: str) -> str | None:
         """The file given for the pod `label` (NS/NAME), by NS/NAME or by NAME."""
-        for pod, path in self.named:
-            if pod == label or ("/" not in pod and label.endswith("/" + pod)):
-                return path
-        return None
+        return next((path for pod, path in self.named if names_pod(pod, label)), None)
 
     def unmatched(self, labels: list[str]) -> list[str]:
         """The POD= names that match none of `labels`."""
-        return [pod for pod, _ in self.named
-                if not any(pod == lb or ("/" not in pod and lb.endswith("/" + pod))
-                           for lb in labels)]
+        return [pod for pod, _ in self.named if not any(names_pod(pod, lb) for lb in labels)]
 
     def require_one_pod(self, many: bool) -> None:
         """A bare FILE belongs to one pod: refused when the command reads several."""

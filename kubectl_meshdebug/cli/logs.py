@@ -116,9 +116,10 @@ def logs(ctx: click.Context, pod: str | None, explain: bool, status_filter: str 
 def _same_pod(named: str, pod: str, namespace: str) -> bool:
     """Whether `--log-file NAMED=FILE` is the log of the POD argument (as written, also in
     the POD.NS form; no API call is made, a file is read instead)."""
+    from kubectl_meshdebug.cli.logfiles import names_pod
     from kubectl_meshdebug.kube.targets import dotted_pod
 
     name = pod.rpartition("/")[2]
     split = dotted_pod(name)
     labels = [f"{namespace}/{name}"] + ([f"{split[1]}/{split[0]}"] if split else [])
-    return any(lb == named or ("/" not in named and lb.endswith("/" + named)) for lb in labels)
+    return any(names_pod(named, lb) for lb in labels)

@@ -69,8 +69,13 @@ def rbac_rule(kind: str, namespace: str | None) -> str:
         return ""
     group = known.group or '""'
     where = f"a Role in {namespace}" if namespace and known.namespaced else "a ClusterRole"
-    return f" (allowed by {where}: apiGroups [{group}], resources [{known.plural}], " \
-           "verbs [get, list])"
+    return (f"allowed by {where}: apiGroups [{group}], resources [{known.plural}], "
+            "verbs [get, list]")
+
+
+def _allowed_by(kind: str, namespace: str | None) -> str:
+    rule = rbac_rule(kind, namespace)
+    return f" ({rule})" if rule else ""
 
 
 class Proxy:
@@ -156,12 +161,12 @@ class Runtime:
         for (kind, ns), _why in sorted(self._state.unreadable.items(),
                                        key=lambda kv: (kv[0][0], kv[0][1] or "")):
             where = f"in {ns}" if ns else "cluster-wide"
-            out.append(f"{kind} {where}: " + LIMITS.get(kind, "unknown") + rbac_rule(kind, ns))
+            out.append(f"{kind} {where}: " + LIMITS.get(kind, "unknown") + _allowed_by(kind, ns))
         for kind in self._state.narrowed():
             if kind in ("Service", "Pod") and self._state.scope and not any(
                     k == kind for k, _ in self._state.unreadable):
                 out.append(f"{kind} cluster-wide: read in {', '.join(self._state.scope)} only; "
-                           + LIMITS.get(kind, "") + rbac_rule(kind, None))
+                           + LIMITS.get(kind, "") + _allowed_by(kind, None))
         return out
 
     def note_limits(self) -> None:
@@ -292,7 +297,7 @@ class Runtime:
             raise UnreachableError(
                 "not allowed to list pods in all namespaces (-A), so no proxy was found",
                 hint="name a namespace you may read with -n NS; cluster-wide needs "
-                     + rbac_rule("Pod", None).strip(" ()"))
+                     + rbac_rule("Pod", None))
         if not pods:
             where = "any namespace" if ns is None else f"namespace {ns}"
             what = f"match -l {selector} " if selector else ""

@@ -64,7 +64,8 @@ def why_503(ctx: click.Context, pod: str, service: str, servers: tuple[str, ...]
     else:
         # The answer first, then the picture of the path, then the evidence and the fixes.
         title = f"why-503: {client.label} -> {target.label}"
-        none_found = _none_found(why, texts)
+        access_lines = any(v.has_access_lines for v in [why.client, *why.servers])
+        none_found = _none_found(why, access_lines)
         rt.printer.line(verdict(rt.printer, findings, title=title, unread=len(unread),
                                 none_found=none_found))
         rt.printer.line()
@@ -81,7 +82,7 @@ def why_503(ctx: click.Context, pod: str, service: str, servers: tuple[str, ...]
             rt.printer.note("note: no access logs read; add --logs (or --log-file) to see "
                             "response flags; Istio's default install has them off (turn "
                             "them on for one workload: kubectl meshdebug explain failures-unexplained)")
-        elif not any(v.has_access_lines for v in [why.client, *why.servers]):
+        elif not access_lines:
             rt.printer.note("note: the logs read hold no access-log line: access logging is "
                             "off (Istio's default); turn it on for one workload: kubectl "
                             "meshdebug explain failures-unexplained")
@@ -102,13 +103,13 @@ def why_503(ctx: click.Context, pod: str, service: str, servers: tuple[str, ...]
     return EXIT_OK
 
 
-def _none_found(why: Any, texts: dict[str, str]) -> str:
+def _none_found(why: Any, access_lines: bool) -> str:
     """What "no finding" means here: with no access-log line read (no log, or a log with
     access logging off), the counters of the call's clusters are all there is, and they
     saw no failing call (not "no problem")."""
     from kubectl_meshdebug.checks.counters import counted_failures
 
-    if texts and any(v.has_access_lines for v in [why.client, *why.servers]):
+    if access_lines:
         return "No problems found."
     counted = counted_failures(why)
     if counted is None:

@@ -56,6 +56,9 @@ class ManifestSource:
         return sorted(self._by_kind)
 
 
+ISTIO_NAMESPACE = "istio-system"  # Istio's default for the control plane's namespace
+
+
 class ClusterState:
     """Cached access to objects by kind (and by namespace where RBAC insists)."""
 
@@ -179,6 +182,11 @@ class ClusterState:
     def narrowed(self) -> list[str]:
         """Kinds read namespace by namespace because a cluster-wide list was refused."""
         return sorted(k for k in self._forbidden_wide if KINDS.get(k) and KINDS[k].namespaced)
+
+    @property
+    def istio_namespace(self) -> str:
+        """The control plane's namespace (--istio-namespace): the state's root."""
+        return self.root or ISTIO_NAMESPACE
 
     def readable(self, kind: str, namespace: str | None) -> bool:
         """False when RBAC kept this kind (in this namespace) from us."""

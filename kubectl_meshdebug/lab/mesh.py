@@ -224,32 +224,20 @@ class LabMesh:
                 connect_timeout="-1s"))
         cds = self._write("cds.json", xds.discovery_response(
             "envoy.config.cluster.v3.Cluster", clusters, "cds-1"))
-        listeners = []
         if self.gateway_port is not None:
+            # a router: one route config for the Gateway's server, every host (`*`)
             port = self.gateway_port
-            name = f"http.{port}"
-            rds = self._write(f"rds-{port}.json", xds.discovery_response(
-                "envoy.config.route.v3.RouteConfiguration",
-                [{"name": name, "virtual_hosts": [{
-                    "name": f"*:{port}", "domains": ["*"],
-                    "routes": [r for vhs in routes_by_port.values() for vh in vhs
-                               for r in vh["routes"]],
-                    "include_request_attempt_count": True}],
-                  "validate_clusters": False}], "rds-1"))
-            listeners.append(xds.outbound_listener(port, self.client.ip, rds,
-                                                   bind=bind_port(port), route_config=name))
-            routes_by_port = {}
-        for port, vhosts in sorted(routes_by_port.items()):
-            if self.broken == "rds":
-                vhosts = vhosts + [dict(vhosts[0], name="duplicate")]  # duplicate domains
-            rds = self._write(f"rds-{port}.json", xds.discovery_response(
-                "envoy.config.route.v3.RouteConfiguration",
-                [{"name": str(port),
-                  "virtual_hosts": vhosts + [xds.catch_all_vhost(self.outbound_policy)],
-                  "validate_clusters": False}], "rds-1"))
-            listeners.append(xds.outbound_listener(port, self.client.ip, rds,
-                                                   bind=bind_port(port)))
-        if self.gateway_port is None:
+            every = [r for vhs in routes_by_port.values() for vh in vhs for r in vh["routes"]]
+            listeners = [self._routed_listener(port, f"http.{port}", [{
+                "name": f"*:{port}", "domains": ["*"], "routes": every,
+                "include_request_attempt_count": True}])]
+        else:
+            listeners = []
+            for port, vhosts in sorted(routes_by_port.items()):
+                if self.broken == "rds":
+                    vhosts = vhosts + [dict(vhosts[0], name="duplicate")]  # duplicate domains
+                listeners.append(self._routed_listener(
+                    port, str(port), vhosts + [xds.catch_all_vhost(self.outbound_policy)]))
             listeners.append(xds.virtual_outbound(self.client.ip))
         if self.broken == "lds":
             # a filter this Envoy does not have (as a bad EnvoyFilter patch adds) in the
@@ -261,6 +249,16 @@ class LabMesh:
         lds = self._write("lds.json", xds.discovery_response(
             "envoy.config.listener.v3.Listener", listeners, "lds-1"))
         return {"cds": cds, "lds": lds}
+
+    def _routed_listener(self, port: int, route_config: str,
+                         vhosts: list[dict[str, Any]]) -> dict[str, Any]:
+        """The client's listener for PORT and its route config (RDS from a file)."""
+        rds = self._write(f"rds-{port}.json", xds.discovery_response(
+            "envoy.config.route.v3.RouteConfiguration",
+            [{"name": route_config, "virtual_hosts": vhosts, "validate_clusters": False}],
+            "rds-1"))
+        return xds.outbound_listener(port, self.client.ip, rds, bind=bind_port(port),
+                                     route_config=route_config)
 
     def _server_config(self, pod: LabPod) -> dict[str, Path]:
         """What istiod sends a server sidecar: its inbound clusters and virtualInbound."""

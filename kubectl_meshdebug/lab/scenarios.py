@@ -165,9 +165,11 @@ def subset_no_pods() -> LabMesh:
     return LabMesh([svc], objects=[MESH_STRICT, mesh_config(), dr, vs])
 
 
-GATEWAY = LabPod("istio-ingressgateway-7d9", namespace="istio-system",
-                 labels={"app": "istio-ingressgateway", "istio": "ingressgateway"},
-                 service_account="istio-ingressgateway-service-account", app=None)
+def gateway_pod() -> LabPod:
+    """An ingress gateway's pod, fresh each time (a LabMesh gives its pods addresses)."""
+    return LabPod("istio-ingressgateway-7d9", namespace="istio-system",
+                  labels={"app": "istio-ingressgateway", "istio": "ingressgateway"},
+                  service_account="istio-ingressgateway-service-account", app=None)
 
 
 def gateway_client() -> LabMesh:
@@ -188,9 +190,7 @@ def gateway_client() -> LabMesh:
     svc = LabService("httpbin", pods=[httpbin_pod()], subsets={"v1": []},
                      route_subsets=[("v1", 100)], destination_rule="foo/httpbin",
                      virtual_service="foo/httpbin-ingress")
-    client = LabPod(GATEWAY.name, namespace=GATEWAY.namespace, labels=dict(GATEWAY.labels),
-                    service_account=GATEWAY.service_account, app=None)
-    return LabMesh([svc], client=client, gateway_port=8080,
+    return LabMesh([svc], client=gateway_pod(), gateway_port=8080,
                    objects=[MESH_STRICT, mesh_config(), gateway, dr, vs])
 
 
@@ -284,29 +284,28 @@ def target_port_ejected() -> LabMesh:
     return LabMesh([svc], objects=[MESH_STRICT, mesh_config(), dr])
 
 
-def _until_ejected(mesh: LabMesh) -> list[Outcome]:
-    """Calls until the caller answers 503 UH itself (the host ejected), not merely until
-    the first 503 (the server sidecar's, before outlier detection acts)."""
+def _calls_until(mesh: LabMesh, done: Callable[[Outcome], bool]) -> list[Outcome]:
+    """Calls to httpbin until one is `done`, for 15 s at most: Envoy ejects on its
+    detection timer (interval 1s), not at the failing call."""
     outcomes = []
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         outcomes.append(http_call(mesh.client_target("httpbin.foo", 8000), "httpbin.foo:8000"))
-        if "no healthy upstream" in outcomes[-1].body:
+        if done(outcomes[-1]):
             break
         time.sleep(0.25)
     return outcomes
+
+
+def _until_ejected(mesh: LabMesh) -> list[Outcome]:
+    """Until the caller answers 503 UH itself (the host ejected), not merely until the
+    first 503 (the server sidecar's, before outlier detection acts)."""
+    return _calls_until(mesh, lambda o: "no healthy upstream" in o.body)
 
 
 def _until_uh(mesh: LabMesh) -> list[Outcome]:
-    """Calls until the ejections show: Envoy ejects on its detection timer (interval 1s)."""
-    outcomes = []
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        outcomes.append(http_call(mesh.client_target("httpbin.foo", 8000), "httpbin.foo:8000"))
-        if outcomes[-1].status == 503:
-            break
-        time.sleep(0.25)
-    return outcomes
+    """Until the first 503: the ejections show."""
+    return _calls_until(mesh, lambda o: o.status == 503)
 
 
 def invalid_header() -> LabMesh:
@@ -436,7 +435,7 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in [
     Scenario("gateway-client", "An ingress gateway calls a subset that selects no pod: 503 "
              "UH at the gateway, its routes in route config http.8080", "subset-no-pods",
              gateway_client, _http(8080, "httpbin.example.com"), "503 no healthy upstream",
-             service="httpbin.foo:8000", client=GATEWAY.name, client_namespace="istio-system"),
+             service="httpbin.foo:8000", client=gateway_pod().name, client_namespace=gateway_pod().namespace),
     Scenario("weighted-branch-no-pods", "A 50/50 split where subset v2 has no pods: half "
              "the calls get 503 UH", "subset-no-pods", weighted_branch_no_pods,
              _http(8000, "httpbin.foo:8000", count=8), "503 no healthy upstream"),

@@ -129,11 +129,12 @@ class Edge:
 
     def to_dict(self) -> dict[str, Any]:
         ratio = self.ratio
+        calls, failed_calls = self.calls
         return {
             "source": self.source, "destination": self.destination, "port": self.port,
             "subset": self.subset or None, "cluster": self.cluster or None,
             "requests": self.requests, "failures": self.failures,
-            "calls": self.calls[0], "failed_calls": self.calls[1],
+            "calls": calls, "failed_calls": failed_calls,
             "attempts": self.attempts, "failed_attempts": self.attempt_failures,
             "failure_ratio": None if ratio is None else round(ratio, 4),
             "basis": self.basis,

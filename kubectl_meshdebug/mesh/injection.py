@@ -138,7 +138,7 @@ def injector_webhooks(state: ClusterState) -> tuple[list[dict[str, Any]], bool]:
     for ns in state.list("Namespace"):
         if labels(ns).get(REV):
             revisions.add(labels(ns)[REV])
-    return default_webhooks(revisions, getattr(state, "root", None) or "istio-system"), False
+    return default_webhooks(revisions, state.istio_namespace), False
 
 
 def _injector_config(state: ClusterState, revision: str | None) -> dict[str, Any]:
@@ -362,8 +362,7 @@ def _svc_name(client: Obj) -> str:
 
 def _svc_ns(state: ClusterState, client: Obj) -> str:
     """Where that istiod runs: the webhook's Service namespace, else --istio-namespace."""
-    ns = (client.get("service") or {}).get("namespace") or getattr(state, "root", None)
-    return _ns(str(ns or "istio-system"))
+    return _ns(str((client.get("service") or {}).get("namespace") or state.istio_namespace))
 
 
 def classify_event(message: str, istio_ns: str = "istio-system") -> tuple[str, str] | None:

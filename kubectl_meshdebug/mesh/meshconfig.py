@@ -42,7 +42,7 @@ def load_mesh_config(state: ClusterState, revision: str | None = None) -> MeshCo
     """The ConfigMap `istio` (or `istio-<rev>`) in the control plane's namespace (the
     state's root, --istio-namespace), else Istio's defaults. A ConfigMap of that name in
     any other namespace is not the mesh config, whoever wrote it."""
-    istio_ns = getattr(state, "root", None) or "istio-system"
+    istio_ns = state.istio_namespace
     names = [f"istio-{revision}", "istio"] if revision else ["istio"]
     for name in names:
         for cm in state.list("ConfigMap"):

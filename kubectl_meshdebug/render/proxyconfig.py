@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kubectl_meshdebug.envoy.protojson import duration_seconds
 from kubectl_meshdebug.render.output import Column
 
 UINT32_MAX = 2 ** 32 - 1
@@ -137,7 +138,7 @@ def route_timeout(row: dict[str, Any]) -> str:
     value = row.get("timeout")
     if value is None:
         return "15s (Envoy default)"
-    if str(value) in ("0s", "0", "0.000s"):
+    if duration_seconds(value) == 0 or str(value) == "0":
         return "none (disabled)"
     return str(value)
 
@@ -149,7 +150,7 @@ ROUTE_COLUMNS = [
     Column("clusters", "CLUSTERS", value=targets),
     Column("virtual_service", "VIRTUALSERVICE"),
     Column("action", "ACTION", wide=True),
-    Column("timeout", "TIMEOUT", wide=True, value=lambda r: route_timeout(r)),
+    Column("timeout", "TIMEOUT", wide=True, value=route_timeout),
     Column("domains_all", "ALL DOMAINS", wide=True, value=lambda r: r.get("domains")),
 ]
 LISTENER_COLUMNS = [

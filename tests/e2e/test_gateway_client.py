@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from kubectl_meshdebug.lab.mesh import LabMesh, LabPod, LabService
-from kubectl_meshdebug.lab.scenarios import GATEWAY, SCENARIOS, httpbin_pod, mesh_config
+from kubectl_meshdebug.lab.mesh import LabMesh, LabService
+from kubectl_meshdebug.lab.scenarios import SCENARIOS, gateway_pod, httpbin_pod, mesh_config
 from kubectl_meshdebug.lab.traffic import http_call
 from tests.helpers import run
 
@@ -19,9 +19,7 @@ ORDERS = {"apiVersion": "v1", "kind": "Service",
 
 
 def test_a_service_no_gateway_route_sends_to_is_route_not_found_in_gateway_terms():
-    client = LabPod(GATEWAY.name, namespace=GATEWAY.namespace,
-                    labels=dict(GATEWAY.labels),
-                    service_account=GATEWAY.service_account, app=None)
+    client = gateway_pod()
     mesh = LabMesh([LabService("httpbin", pods=[httpbin_pod()])], client=client,
                    gateway_port=8080, objects=[mesh_config(), ORDERS])
     with mesh:
@@ -29,9 +27,9 @@ def test_a_service_no_gateway_route_sends_to_is_route_not_found_in_gateway_terms
         ok = http_call(mesh.client_target("anything.example.com", 8080), "anything.example.com")
         assert ok.status == 200, ok  # the gateway routes every host to httpbin
         args = ["-f", str(mesh.workdir / "manifests.yaml"), *mesh.admin_url_args()]
-        found = run("why-503", GATEWAY.name, "httpbin.foo:8000", "-n", "istio-system", *args,
+        found = run("why-503", client.name, "httpbin.foo:8000", "-n", "istio-system", *args,
                     "-o", "json").json()
-        missing = run("why-503", GATEWAY.name, "orders.foo:9000", "-n", "istio-system",
+        missing = run("why-503", client.name, "orders.foo:9000", "-n", "istio-system",
                       *args, "-o", "json").json()
     assert [f["id"] for f in found["findings"] if f["severity"] == "error"] == []
     hops = {h["hop"]: h for h in found["path"]["hops"]}
