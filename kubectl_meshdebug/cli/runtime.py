@@ -49,6 +49,7 @@ LIMITS = {
     "PeerAuthentication": "PeerAuthentications: servers' mTLS mode taken from their proxies' "
                           "listeners, else PERMISSIVE",
     "DestinationRule": "DestinationRules: their TLS and subsets unknown there",
+    "Pod": "pods of other namespaces: Services and subsets there are matched against none",
     "Service": "Services of other namespaces: a port 443 named http elsewhere or a protocol "
                "conflict goes unseen",
     "Node": "nodes: subsets that select topology labels may be judged empty",
@@ -296,7 +297,7 @@ class Runtime:
         if not pods and ns is None and "Pod" in self.state().narrowed():
             raise UnreachableError(
                 "not allowed to list pods in all namespaces (-A), so no proxy was found",
-                hint="name a namespace you may read with -n NS; cluster-wide needs "
+                hint="name a namespace you may read with -n NS; listing cluster-wide is "
                      + rbac_rule("Pod", None))
         if not pods:
             where = "any namespace" if ns is None else f"namespace {ns}"

@@ -130,7 +130,8 @@ def test_all_namespaces_without_the_right_says_what_was_forbidden(loaded, contro
     assert result.code == 3, result.err
     [line] = result.err.strip().splitlines()
     assert line.startswith("error: not allowed to list pods in all namespaces (-A)"), line
-    assert "-n NS" in line and "resources [pods]" in line
+    assert "-n NS" in line and "listing cluster-wide is allowed by a ClusterRole: apiGroups " \
+        "[\"\"], resources [pods]" in line
 
 
 def test_collect_then_audit_offline_agrees_with_audit_live(loaded, control_plane, tmp_path):
@@ -161,3 +162,6 @@ def test_collect_in_a_namespace_with_a_namespace_role(loaded, control_plane):
     assert result.code == 0, result.err
     assert "kind: Pod" in result.out and "forbidden" not in result.err
     assert "not allowed to read Namespace cluster-wide" in result.err
+    # every limit says what it costs (an empty one printed "read in foo only;  (")
+    assert "not allowed to read Pod cluster-wide: read in foo only; pods of other" in result.err
+    assert ";  " not in result.err
