@@ -1,10 +1,10 @@
 """`errors -A` over many real Envoys against `xargs -P8 curl` of the same admin calls.
 
 Each Envoy has a static configuration (no file watches: a few hundred sidecars would
-exhaust the machine's inotify instances) of CLUSTERS outbound clusters shaped as istiod
-renders them, one endpoint each, and its admin on its own loopback address. A handful of
-clusters carry real traffic (through a static listener to a real upstream), so that the
-map has edges to keep.
+exhaust the machine's inotify instances) of CLUSTERS outbound clusters as istiod renders
+them (copied from a recorded sidecar, benchmarks/meshgen.py), one endpoint each, and its
+admin on its own loopback address. A handful of clusters carry real traffic (through the
+recorded listener to a real upstream), so that the map has edges to keep.
 """
 
 from __future__ import annotations
@@ -20,8 +20,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from kubectl_meshdebug.lab import xds
+from benchmarks.meshgen import scaled, service
 from kubectl_meshdebug.lab.envoyproc import EnvoyProcess
+from kubectl_meshdebug.lab.recording import RecordedProxy
+from kubectl_meshdebug.lab.replay import replay
 
 BUSY = 4  # clusters per Envoy that carry traffic
 
@@ -38,33 +40,16 @@ class _Upstream(BaseHTTPRequestHandler):
         pass
 
 
-def _cluster(i: int, upstream: tuple[str, int]) -> dict[str, Any]:
-    fqdn = f"svc{i}.ns{i % 20}.svc.cluster.local"
-    name = f"outbound|8000||{fqdn}"
-    address, port = upstream if i < BUSY else (f"10.1.{i // 250}.{i % 250 + 1}", 8080)
-    return {"name": name, "type": "STATIC", "connect_timeout": "1s",
-            "load_assignment": {"cluster_name": name, "endpoints": [{"lb_endpoints": [
-                {"endpoint": {"address": {"socket_address": {"address": address,
-                                                             "port_value": port}}}}]}]},
-            "metadata": xds.istio_metadata(None, [{"host": fqdn, "name": f"svc{i}",
-                                                   "namespace": f"ns{i % 20}"}])}
-
-
-def _listener(address: str) -> dict[str, Any]:
-    vhosts = [{"name": f"svc{i}", "domains": [f"svc{i}"], "routes": [
-        {"match": {"prefix": "/"}, "route": {"cluster": _cluster(i, ("", 0))["name"]}}]}
-        for i in range(BUSY)]
-    return {"name": "0.0.0.0_8000", "address": {"socket_address": {
-        "address": address, "port_value": 8000}},
-        "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager",
-                                        "typed_config": {
-            "@type": "type.googleapis.com/envoy.extensions.filters.network."
-                     "http_connection_manager.v3.HttpConnectionManager",
-            "stat_prefix": "outbound_0.0.0.0_8000",
-            "route_config": {"name": "8000", "virtual_hosts": vhosts},
-            "http_filters": [{"name": "envoy.filters.http.router", "typed_config": {
-                "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}],
-        }}]}]}
+def _proxy(clusters: int, upstream: tuple[str, int]) -> RecordedProxy:
+    """CLUSTERS services as istiod renders them (benchmarks/meshgen.py); the first BUSY
+    lead to the real upstream, as endpoints without a sidecar (plaintext)."""
+    proxy = scaled(clusters, lambda i: upstream if i < BUSY else None)
+    for load in proxy.endpoints[:BUSY]:
+        for group in load.get("endpoints") or []:
+            for lb in group.get("lbEndpoints") or []:
+                lb.get("metadata", {}).get("filterMetadata", {}).pop(
+                    "envoy.transport_socket_match", None)
+    return proxy
 
 
 class Fleet:
@@ -82,18 +67,19 @@ class Fleet:
 
     def start(self) -> Fleet:
         upstream = self.upstream.server_address[:2]
-        clusters = [_cluster(i, upstream) for i in range(self.clusters)]
+        proxy = _proxy(self.clusters, (str(upstream[0]), int(upstream[1])))
 
         def one(i: int) -> EnvoyProcess:
             address = self.address(i)
-            boot = xds.bootstrap(f"sidecar~{address}~p{i:03d}.bench~bench.svc.cluster.local",
-                                 (address, 15000), None, static_clusters=clusters,
-                                 static_listeners=[_listener(address)])
-            envoy = EnvoyProcess(f"p{i:03d}", self.work, boot, (address, 15000))
+            out = replay(proxy, {}, pod_ip=address, local_ip=address, capture_ip=address,
+                         capture_ips={}, folder=self.work, static=True)
+            envoy = EnvoyProcess(f"p{i:03d}", self.work, out.bootstrap, (address, 15000))
             envoy.start(wait=120)
             for n in range(BUSY):  # real traffic: two clusters fail, two succeed
                 conn = http.client.HTTPConnection(address, 8000, timeout=10)
-                conn.request("GET", "/fail" if n < 2 else "/", headers={"Host": f"svc{n}"})
+                name, namespace, _ = service(n)
+                conn.request("GET", "/fail" if n < 2 else "/",
+                             headers={"Host": f"{name}.{namespace}"})
                 conn.getresponse().read()
                 conn.close()
             return envoy

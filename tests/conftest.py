@@ -12,7 +12,7 @@ import pytest
 from hypothesis import settings
 
 from kubectl_meshdebug.lab.mesh import LabMesh
-from kubectl_meshdebug.lab.scenarios import SCENARIOS
+from kubectl_meshdebug.lab.scenarios import LAB_MESHES
 
 # Property and fuzz tests explore new random inputs on every local run; CI replays a fixed
 # set (HYPOTHESIS_PROFILE=ci in .ci/run), so that what lands is judged on the same cases
@@ -25,7 +25,7 @@ def send(mesh: LabMesh, host: str, port: int = 8000, path: str = "/get",
          request_id: str | None = None,
          extra_headers: dict[str, str] | None = None) -> tuple[int, bytes, dict[str, str]]:
     """One HTTP request through the client sidecar's outbound listener."""
-    conn = http.client.HTTPConnection(mesh.client.ip, port, timeout=10)
+    conn = http.client.HTTPConnection(*mesh.client_target(host, port), timeout=10)
     headers = {"Host": host, **(extra_headers or {})}
     if request_id:
         headers["x-request-id"] = request_id
@@ -39,8 +39,7 @@ def send(mesh: LabMesh, host: str, port: int = 8000, path: str = "/get",
 
 @pytest.fixture(scope="module")
 def healthy_lab() -> Iterator[LabMesh]:
-    mesh = SCENARIOS["healthy"].build()
-    mesh.client_stats_prefixes = ["cluster.outbound"]
+    mesh = LAB_MESHES["healthy-cluster-stats"]()
     with mesh:
         mesh.manifest_path = mesh.write_manifests()  # type: ignore[attr-defined]
         yield mesh

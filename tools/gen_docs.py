@@ -60,6 +60,7 @@ def comparable(text: str, command: str = "") -> str:
     config-dump prints Envoy's document, whose order of resources is Envoy's (a hash map's):
     its lines are compared as a set."""
     text = re.sub(r"127\.\d+\.\d+\.\d+", "127.x.x.x", text)
+    text = re.sub(r"10\.96\.\d+\.\d+", "10.96.x.x", text)  # the lab's ClusterIPs
     text = re.sub(r"\[20\d\d-\d\d-\d\dT[0-9:.]+Z\]", "[time]", text)
     lines = [re.sub(r"\s+", " ", line).rstrip().rstrip(",") for line in text.splitlines()]
     return "\n".join(sorted(lines) if command.startswith("config-dump") else lines)

@@ -473,7 +473,8 @@ def _branches_named(path: CallPath, finding: Finding) -> list[Branch]:
 
 
 def _place_findings(path: CallPath, ctx: Why503Context, findings: list[Finding]) -> None:
-    """Each error or warning marks the hop it is about (the first finding wins a hop)."""
+    """Each error or warning marks the hop it is about (the first finding wins a hop): an
+    error breaks it, a warning makes it doubtful (`?`), as why-503's exit code does."""
     for finding in findings:
         if finding.severity == "info" and finding.id != "sidecar-missing":
             continue
@@ -488,5 +489,7 @@ def _place_findings(path: CallPath, ctx: Why503Context, findings: list[Finding])
             if hop.finding:
                 continue
             hop.finding = finding.id
-            if finding.severity != "info":
+            if finding.severity == "error":
                 hop.mark = "broken"
+            elif finding.severity == "warning" and hop.mark == "ok":
+                hop.mark = "unknown"  # may matter for this call; a call it breaks is an error

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from kubectl_meshdebug.checks.finding import Evidence, Finding, FindingType
 from kubectl_meshdebug.checks.why503_context import Why503Context
+from kubectl_meshdebug.envoy.stats import cluster_stat
 from kubectl_meshdebug.kube.state import labels
 from kubectl_meshdebug.mesh.commands import is_label, is_label_value
 from kubectl_meshdebug.text import one_line
@@ -48,7 +49,7 @@ def counted_failures(ctx: Why503Context) -> tuple[dict[str, int], list[Evidence]
                     f"{host.stats.get('rq_total', 0)}, "
                     + ", ".join(f"{k} {v}" for k, v in bad.items())))
         for key in CLUSTER_FAILURES:
-            value = stats.get(f"cluster.{cluster}.{key}")
+            value = cluster_stat(stats, cluster, key)
             if isinstance(value, int) and value > 0:
                 totals[key] = totals.get(key, 0) + value
                 evidence.append(Evidence(f"envoy {ctx.client.label} /stats",

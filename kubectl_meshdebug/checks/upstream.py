@@ -17,6 +17,7 @@ from kubectl_meshdebug.checks.why503_context import Why503Context, entry_text
 from kubectl_meshdebug.envoy.accesslog import AccessLogEntry
 from kubectl_meshdebug.envoy.flags import failure_meaning
 from kubectl_meshdebug.envoy.protojson import duration_seconds
+from kubectl_meshdebug.envoy.stats import cluster_stat_re
 from kubectl_meshdebug.kube.state import meta, ref
 from kubectl_meshdebug.mesh.commands import proxy_hint
 from kubectl_meshdebug.mesh.correlate import owning_config
@@ -72,8 +73,8 @@ def circuit_breaker_overflow(ctx: Why503Context) -> list[Finding]:
         overflow = ctx.failures("UO")
         escaped = re.escape(name)
         stats = {k: v for k, v in ctx.client.stats_matching(
-            rf"^cluster\.{escaped}\.(upstream_rq_pending_overflow|upstream_rq_active_overflow|"
-            r"upstream_cx_overflow)$").items() if isinstance(v, int) and v > 0}
+            cluster_stat_re(escaped) + "(upstream_rq_pending_overflow|"
+            "upstream_rq_active_overflow|upstream_cx_overflow)$").items() if isinstance(v, int) and v > 0}
         small = {k: v for k, v in rec.circuit_breakers.items() if v <= 10}
         if not overflow and not stats:
             if small and not ctx.client.has_access_lines:

@@ -84,21 +84,43 @@ class Why503Context:
 
     @cached_property
     def listener_chains(self) -> list[tuple[str, FilterChainInfo]]:
-        """Outbound listener chains for the port: `0.0.0.0_PORT` or `IP_PORT` (TCP
-        services get one listener per cluster IP)."""
-        out = []
+        """The outbound listener chains a call to the target reaches: its Service's
+        `CLUSTER_IP_PORT` listener (TCP services get one per ClusterIP), else
+        `0.0.0.0_PORT`."""
         if self.is_gateway:  # the listeners of the server whose routes send to the target
             wanted = {self.matched_route.route_config} if self.matched_route else set(
                 self.route_config_names)
             return [(listener.name, c) for listener in self.client.listeners()
                     for c in listener.chains if c.route_config in wanted]
+        port = self.target.port
+        ip = str(((self.target.service or {}).get("spec") or {}).get("clusterIP") or "")
+        wanted = outbound_cluster(port, self.target.host)
+        route_name = f"{self.target.host}:{port}"  # older Istio: one route config per service
+        wide, own, other = [], [], []
         for listener in self.client.listeners():
-            if listener.direction == "INBOUND" or listener.name == "virtualInbound":
+            if listener.direction == "INBOUND" or listener.name in ("virtualInbound",
+                                                                    "virtualOutbound"):
                 continue
-            if listener.name.endswith(f"_{self.target.port}") or (
-                    listener.port == self.target.port and listener.name != "virtualOutbound"):
-                out += [(listener.name, c) for c in listener.chains]
-        return out
+            # istiod names outbound listeners ADDRESS_PORT; the name says what iptables'
+            # original destination selects even where the socket is bound elsewhere
+            named, _, named_port = listener.name.rpartition("_")
+            if named_port != str(port) and listener.port != port:
+                continue
+            chains = [(listener.name, c) for c in listener.chains]
+            serves = any(wanted in c.tcp_cluster.split(",") or c.route_config == route_name
+                         for c in listener.chains)
+            if named in ("0.0.0.0", "[::]", "::"):
+                wide += chains
+            elif (ip and ip != "None" and named == ip) or serves:
+                own += chains
+            else:
+                other += chains
+        # as virtualOutbound dispatches on the original destination: the Service's own
+        # ClusterIP listener, else the port-wide one; a listener for another ClusterIP on
+        # the same port never sees this call; a headless Service's calls go to its pods'
+        # own IP_PORT listeners
+        headless = bool(self.target.service) and ip in ("", "None")
+        return own or wide or (other if headless else [])
 
     @cached_property
     def has_outbound_listener(self) -> bool:

@@ -30,6 +30,7 @@ ABSENT_NOTE = (
 
 def service_filter(service: str, namespace: str) -> tuple[str, str]:
     """`httpbin[:8000]` -> (RE2 for its outbound clusters' stats, the FQDN)."""
+    from kubectl_meshdebug.envoy.stats import cluster_stat_re
     from kubectl_meshdebug.mesh.hosts import resolve_host
 
     host, _, port = service.partition(":")
@@ -39,7 +40,7 @@ def service_filter(service: str, namespace: str) -> tuple[str, str]:
     if "." in host and not host.endswith(".svc.cluster.local") and host.count(".") == 1:
         fqdn = f"{host}.svc.cluster.local"
     port_re = re.escape(port) if port else r"[0-9]+"
-    return rf"^cluster\.outbound\|{port_re}\|[^|]*\|{re.escape(fqdn)}\.", fqdn
+    return cluster_stat_re(rf"outbound\|{port_re}\|[^|]*\|{re.escape(fqdn)}"), fqdn
 
 
 @click.command("stats", context_settings=CONTEXT, epilog="""Examples:

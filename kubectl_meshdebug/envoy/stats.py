@@ -101,3 +101,27 @@ def delta(before: list[Stat], after: list[Stat], seconds: float) -> list[dict[st
                 }
             )
     return rows
+
+
+# istiod gives every cluster `alt_stat_name: NAME;`, so a real sidecar's per-cluster
+# stats read `cluster.outbound|8000||httpbin.foo.svc.cluster.local;.upstream_rq_200`;
+# Envoy without that (older Istio, hand-written configs) writes `cluster.NAME.KEY`.
+def cluster_stat_re(cluster_re: str) -> str:
+    """An RE2 prefix for the stats of the clusters CLUSTER_RE matches, either way named."""
+    return rf"^cluster\.{cluster_re};?\."
+
+
+def cluster_stat_key(name: str) -> tuple[str, str] | None:
+    """`cluster.NAME[;].KEY` -> (NAME, KEY); None for a stat that is not per-cluster.
+    KEY is the last dotted token (so `...local.retry.upstream_rq_5xx` gives `retry`'s
+    head, which no caller asks for)."""
+    if not name.startswith("cluster."):
+        return None
+    head, _, key = name.rpartition(".")
+    return head[len("cluster."):].removesuffix(";"), key
+
+
+def cluster_stat(stats: dict[str, object], cluster: str, key: str) -> object:
+    """STATS[cluster.CLUSTER.KEY], under either of the names above."""
+    value = stats.get(f"cluster.{cluster};.{key}")
+    return stats.get(f"cluster.{cluster}.{key}") if value is None else value

@@ -20,12 +20,13 @@ from dataclasses import dataclass, field
 
 from kubectl_meshdebug.envoy.admin import AdminClient
 from kubectl_meshdebug.envoy.istio_metrics import METRIC, RequestCount, parse_requests_total
+from kubectl_meshdebug.envoy.stats import cluster_stat_key, cluster_stat_re
 from kubectl_meshdebug.errors import AdminError
 
 HOST_KEYS = ("rq_total", "rq_error", "rq_timeout", "rq_success", "cx_connect_fail")
 CLUSTER_KEYS = ("upstream_rq_completed", "upstream_rq_5xx", "upstream_rq_pending_overflow",
                 "upstream_cx_none_healthy", "upstream_rq_timeout", "upstream_cx_connect_fail")
-_CLUSTER_STATS = r"^cluster\.outbound\|.*\.(" + "|".join(CLUSTER_KEYS) + ")$"
+_CLUSTER_STATS = cluster_stat_re(r"outbound\|.*") + "(" + "|".join(CLUSTER_KEYS) + ")$"
 _OUTBOUND = re.compile(r"^outbound\|")
 
 
@@ -98,10 +99,10 @@ def _cluster_stats(admin: AdminClient, names: set[str]) -> dict[str, dict[str, i
         return None
     out: dict[str, dict[str, int]] = {}
     for stat in stats:
-        if not isinstance(stat.value, int) or not stat.name.startswith("cluster."):
+        parsed = cluster_stat_key(stat.name)
+        if not isinstance(stat.value, int) or parsed is None:
             continue
-        head, _, key = stat.name.rpartition(".")
-        cluster = head[len("cluster."):]
+        cluster, key = parsed
         if key in CLUSTER_KEYS and cluster in names:  # not `...local.retry.upstream_rq_5xx`
             if stat.value:
                 out.setdefault(cluster, {})[key] = stat.value

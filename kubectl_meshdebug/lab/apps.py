@@ -86,6 +86,32 @@ class AppServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
         self.server_close()
 
 
+class OutsideHttps(AppServer):
+    """A host outside the mesh serving HTTPS, as `openssl s_server -www` does on the real
+    mesh of tests/cluster: every request gets `HTTP/1.0 200 ok`. Where calls that leave
+    the mesh through PassthroughCluster arrive in the lab."""
+
+    def __init__(self, address: tuple[str, int], cert: str, key: str) -> None:
+        import ssl
+
+        super().__init__(address, "ok", "outside")
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.context.load_cert_chain(cert, key)
+
+    def get_request(self) -> tuple[object, object]:
+        conn, address = super().get_request()
+        # the handshake happens in the handler's thread, on its first read
+        return self.context.wrap_socket(conn, server_side=True,
+                                        do_handshake_on_connect=False), address
+
+    def respond(self, request_line: str, headers: dict[str, str]) -> bytes:
+        return (b"HTTP/1.0 200 ok\r\nContent-type: text/html\r\n\r\n"
+                b"<HTML><BODY>outside the mesh</BODY></HTML>\r\n")
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # plaintext or a bad handshake: the connection just closes, as a server's does
+
+
 def _response(status: int, body: bytes, ctype: str = "text/plain") -> bytes:
     reason = {200: "OK", 500: "Internal Server Error"}.get(status, "Status")
     return (f"HTTP/1.1 {status} {reason}\r\nContent-Type: {ctype}\r\n"

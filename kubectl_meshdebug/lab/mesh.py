@@ -1,15 +1,14 @@
-"""A mesh on loopback: pods, Services and the Envoy config istiod would send for them.
+"""A mesh on loopback: pods, Services, and what real istiod sent their sidecars.
 
-A scenario describes pods and Services (with the DestinationRule/VirtualService effects
-already applied, as istiod would) plus the Istio objects themselves; `LabMesh.start()`
-writes the xDS files, starts the apps and the Envoys, and `manifests()` returns the
-Kubernetes objects that `-f` reads, consistent with the running config.
+A lab mesh is the Kubernetes and Istio objects of one scenario plus the behaviour of its
+apps. The Envoy configuration is never written by hand: it is what istiod rendered for
+the same objects on the real mesh of tests/cluster, recorded per mesh (lab/recording.py)
+and replayed into the lab's Envoys (lab/replay.py). `manifests()` returns the objects
+that `-f` reads, with the lab's addresses.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import random
 import shutil
 import tempfile
@@ -17,9 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kubectl_meshdebug.lab import xds
-from kubectl_meshdebug.lab.apps import AppServer
+from kubectl_meshdebug.lab import recording as recordings
+from kubectl_meshdebug.lab.apps import AppServer, OutsideHttps
 from kubectl_meshdebug.lab.envoyproc import EnvoyProcess
+from kubectl_meshdebug.lab.replay import Capture, cert_files, privileged, replay
+from kubectl_meshdebug.lab.restxds import RestXds
 
 
 @dataclass
@@ -38,6 +39,8 @@ class LabPod:
 
 @dataclass
 class LabService:
+    """A Service: what `manifests()` writes. What istiod makes of it comes from the
+    recording, never from here."""
     name: str
     namespace: str = "foo"
     port: int = 8000
@@ -45,17 +48,7 @@ class LabService:
     port_name: str = "http"
     pods: list[LabPod] = field(default_factory=list)
     selector: dict[str, str] = field(default_factory=dict)
-    tls: str = "auto"  # what istiod put on the cluster: auto | istio | none
-    subsets: dict[str, list[LabPod]] = field(default_factory=dict)
-    missing_subset_routes: list[str] = field(default_factory=list)
-    route_subsets: list[tuple[str, int]] | None = None  # VS route: (subset, weight)
-    circuit_breakers: dict[str, int] | None = None
-    outlier: dict[str, Any] | None = None
-    destination_rule: str | None = None  # "ns/name" for Istio's metadata
-    virtual_service: str | None = None
     cluster_ip: str = ""
-    visible: bool = True  # False: a Sidecar resource hides it from the client
-    route_timeout: str | None = None  # the VirtualService's timeout, e.g. "1s"
 
     @property
     def fqdn(self) -> str:
@@ -81,32 +74,27 @@ def free_block(tries: int = 50) -> int:
     raise RuntimeError("no free 127.N.0.0/16 block for the lab")
 
 
-def bind_port(port: int) -> int:
-    """Privileged ports are bound 10000 higher; the listener keeps Istio's name for PORT."""
-    return port if port >= 1024 else port + 10000
-
-
 class LabMesh:
-    """One client sidecar (`sleep`) calling Services backed by server pods."""
+    """One client (`sleep`, or a gateway) calling Services backed by server pods; its
+    Envoys replay the recording named RECORDING (a scenario's name, usually set by the
+    scenario that builds the mesh)."""
 
     def __init__(self, services: list[LabService], *, client: LabPod | None = None,
                  objects: list[dict[str, Any]] | None = None,
                  extra_pods: list[LabPod] | None = None, block: int | None = None,
-                 broken: str | None = None, client_stats_prefixes: list[str] | None = None,
-                 outbound_policy: str = "ALLOW_ANY", workdir: str | None = None,
-                 gateway_port: int | None = None) -> None:
+                 broken: str | None = None, workdir: str | None = None,
+                 gateway_port: int | None = None, recording: str | None = None) -> None:
         self.block = block if block is not None else free_block()
         self.services = services
         self.client = client or LabPod("sleep", labels={"app": "sleep"},
                                        service_account="sleep", app=None)
         self.objects = objects or []
-        # which xDS update the client proxy rejects: "rds", "cds" or "lds" (None: none)
+        # the fault the real mesh makes with an EnvoyFilter: the client proxy rejects its
+        # "rds", "cds" or "lds" update (None: none); the recording holds the bad resource
         self.broken = broken
-        self.outbound_policy = outbound_policy  # ALLOW_ANY or REGISTRY_ONLY
-        self.client_stats_prefixes = client_stats_prefixes or []
-        # The client is an ingress gateway (router) serving this port: istiod gives it
-        # the route config `http.PORT` of the Gateway's server, no virtualOutbound.
+        # The client is an ingress gateway (router) serving this port
         self.gateway_port = gateway_port
+        self.recording = recording
         self._own_workdir = workdir is None
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="meshdebug-lab-"))
         self.pods: list[LabPod] = [self.client]
@@ -121,8 +109,11 @@ class LabMesh:
             pod.ip = f"127.{self.block}.0.{i + 2}"
             pod.local_ip = f"127.{self.block}.1.{i + 2}" if pod.sidecar else pod.ip
         for i, svc in enumerate(services):
-            svc.cluster_ip = svc.cluster_ip or f"10.96.{self.block}.{i + 10}"
+            svc.cluster_ip = svc.cluster_ip or f"10.96.{self.block}.{i + 100}"
         self.envoys: dict[str, EnvoyProcess] = {}
+        self.captures: dict[str, Capture] = {}
+        self.eds: RestXds | None = None
+        self.kubernetes_ip = f"10.96.{self.block}.1"
         self.apps: list[AppServer] = []
 
     # addresses -----------------------------------------------------------------------
@@ -136,147 +127,50 @@ class LabMesh:
                 args += ["--admin-url", f"{pod.namespace}/{pod.name}={self.admin_url(pod)}"]
         return args
 
-    def client_listener(self, port: int) -> tuple[str, int]:
-        """Where the client's outbound listener for PORT is bound (iptables would capture)."""
-        return self.client.ip, bind_port(port)
-
     def client_target(self, host: str, port: int) -> tuple[str, int]:
-        """Where the client app connects to reach HOST on PORT: here, straight to the
-        client sidecar's listener for the port (no iptables on loopback)."""
-        return self.client_listener(port)
-
-    # config ----------------------------------------------------------------------------
-    def _write(self, name: str, doc: dict[str, Any]) -> Path:
-        path = self.workdir / name
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(doc, indent=1))
-        os.replace(tmp, path)  # Envoy only notices a rename
-        return path
-
-    def _connection_pool(self, svc: LabService) -> dict[str, int] | None:
-        """The circuit breakers of the Service's DestinationRule object, as istiod renders
-        them, so that what the lab shows follows the objects it loads."""
-        if not svc.destination_rule:
-            return None
-        namespace, _, name = svc.destination_rule.partition("/")
-        for o in self.objects:
-            m = o.get("metadata") or {}
-            if o.get("kind") == "DestinationRule" and m.get("namespace") == namespace and \
-                    m.get("name") == name:
-                return xds.circuit_breakers_from((o.get("spec") or {}).get("trafficPolicy") or {})
-        return None
-
-    def _endpoints(self, svc: LabService, pods: list[LabPod]) -> list[tuple[str, int, bool]]:
-        return [(p.ip, svc.target_port, p.sidecar) for p in pods]
-
-    def _client_config(self) -> dict[str, Path]:
-        clusters = [xds.passthrough_cluster(), xds.blackhole_cluster()]
-        routes_by_port: dict[int, list[dict[str, Any]]] = {}
+        """Where the client app connects to reach HOST on PORT: the client sidecar's
+        listener iptables would have sent the call to (see replay.Capture)."""
+        name = host.split(":")[0]
+        parts = name.split(".")
+        address = "0.0.0.0"
         for svc in self.services:
-            if not svc.visible:
-                continue
-            services_meta = [{"host": svc.fqdn, "name": svc.name, "namespace": svc.namespace}]
-            config = (f"/apis/networking.istio.io/v1/namespaces/{svc.destination_rule.split('/')[0]}"
-                      f"/destination-rule/{svc.destination_rule.split('/')[1]}"
-                      if svc.destination_rule else None)
-            variants = [("", svc.pods)] + list(svc.subsets.items())
-            for subset, pods in variants:
-                name = f"outbound|{svc.port}|{subset}|{svc.fqdn}"
-                eds = self._write(f"eds-{len(clusters)}.json", xds.discovery_response(
-                    "envoy.config.endpoint.v3.ClusterLoadAssignment",
-                    [xds.eds_assignment(name, self._endpoints(svc, pods))], "eds-1"))
-                clusters.append(xds.outbound_cluster(
-                    name, eds, tls=svc.tls, sni=f"outbound_.{svc.port}_.{subset}_.{svc.fqdn}",
-                    san=f"spiffe://cluster.local/ns/{svc.namespace}/sa/"
-                        f"{(pods or svc.pods or [LabPod('x')])[0].service_account}",
-                    metadata=xds.istio_metadata(config, services_meta, subset or None),
-                    circuit_breakers=svc.circuit_breakers or self._connection_pool(svc),
-                    outlier=svc.outlier))
-            if svc.route_subsets:
-                weighted = [(f"outbound|{svc.port}|{s}|{svc.fqdn}", w) for s, w in svc.route_subsets]
-            else:
-                weighted = [(f"outbound|{svc.port}||{svc.fqdn}", 100)]
-            if len(weighted) == 1:
-                action: dict[str, Any] = {"cluster": weighted[0][0]}
-            else:
-                action = {"weighted_clusters": {"clusters": [
-                    {"name": c, "weight": w} for c, w in weighted]}}
-            action.update({"timeout": svc.route_timeout or "0s", "retry_policy": xds.ISTIO_RETRY,
-                           "max_grpc_timeout": svc.route_timeout or "0s"})
-            route: dict[str, Any] = {"match": {"prefix": "/"}, "route": action,
-                                     "name": "default" if not svc.virtual_service else svc.name,
-                                     "decorator": {"operation": f"{svc.fqdn}:{svc.port}/*"}}
-            if svc.virtual_service:
-                vs_ns, vs_name = svc.virtual_service.split("/")
-                route["metadata"] = xds.istio_metadata(
-                    f"/apis/networking.istio.io/v1/namespaces/{vs_ns}/virtual-service/{vs_name}")
-            routes_by_port.setdefault(svc.port, []).append({
-                "name": f"{svc.fqdn}:{svc.port}",
-                "domains": xds.service_domains(svc.name, svc.namespace, svc.port, svc.cluster_ip),
-                "routes": [route],
-                "include_request_attempt_count": True,
-            })
-        if self.broken == "cds":
-            # one invalid cluster (as a bad EnvoyFilter patch makes): Envoy rejects the
-            # whole update, and the proxy holds none of its clusters
-            clusters.append(dict(xds.static_cluster(
-                "outbound|9999||patched.foo.svc.cluster.local", "127.0.0.1", 9),
-                connect_timeout="-1s"))
-        cds = self._write("cds.json", xds.discovery_response(
-            "envoy.config.cluster.v3.Cluster", clusters, "cds-1"))
-        if self.gateway_port is not None:
-            # a router: one route config for the Gateway's server, every host (`*`)
-            port = self.gateway_port
-            every = [r for vhs in routes_by_port.values() for vh in vhs for r in vh["routes"]]
-            listeners = [self._routed_listener(port, f"http.{port}", [{
-                "name": f"*:{port}", "domains": ["*"], "routes": every,
-                "include_request_attempt_count": True}])]
-        else:
-            listeners = []
-            for port, vhosts in sorted(routes_by_port.items()):
-                if self.broken == "rds":
-                    vhosts = vhosts + [dict(vhosts[0], name="duplicate")]  # duplicate domains
-                listeners.append(self._routed_listener(
-                    port, str(port), vhosts + [xds.catch_all_vhost(self.outbound_policy)]))
-            listeners.append(xds.virtual_outbound(self.client.ip))
-        if self.broken == "lds":
-            # a filter this Envoy does not have (as a bad EnvoyFilter patch adds) in the
-            # first outbound listener: Envoy rejects that listener, keeps the others
-            chain = listeners[0]["filter_chains"][0]
-            chain["filters"] = [{"name": "envoy.filters.network.patched", "typed_config": {
-                "@type": "type.googleapis.com/udpa.type.v1.TypedStruct",
-                "type_url": "type.googleapis.com/istio.patched.v1.Filter"}}] + chain["filters"]
-        lds = self._write("lds.json", xds.discovery_response(
-            "envoy.config.listener.v3.Listener", listeners, "lds-1"))
-        return {"cds": cds, "lds": lds}
+            if svc.name == parts[0] and (len(parts) == 1 and svc.namespace ==
+                                         self.client.namespace or parts[1:2] == [svc.namespace]):
+                address = svc.cluster_ip
+        capture = self.captures.get(self.client.name)
+        target = capture.target(address, port) if capture else None
+        if target is None:
+            raise RuntimeError(f"the client proxy has no listener for {host}:{port}")
+        return target
 
-    def _routed_listener(self, port: int, route_config: str,
-                         vhosts: list[dict[str, Any]]) -> dict[str, Any]:
-        """The client's listener for PORT and its route config (RDS from a file)."""
-        rds = self._write(f"rds-{port}.json", xds.discovery_response(
-            "envoy.config.route.v3.RouteConfiguration",
-            [{"name": route_config, "virtual_hosts": vhosts, "validate_clusters": False}],
-            "rds-1"))
-        return xds.outbound_listener(port, self.client.ip, rds, bind=bind_port(port),
-                                     route_config=route_config)
-
-    def _server_config(self, pod: LabPod) -> dict[str, Path]:
-        """What istiod sends a server sidecar: its inbound clusters and virtualInbound."""
-        ports = sorted({svc.target_port for svc in self.services if pod in svc.pods})
-        clusters = [xds.blackhole_cluster(), xds.passthrough_cluster("InboundPassthroughCluster")]
-        h2 = {svc.target_port for svc in self.services if pod in svc.pods
-              and svc.port_name.split("-")[0] in ("http2", "grpc")}
-        clusters += [xds.static_cluster(f"inbound|{port}||", pod.local_ip, port, port in h2)
-                     for port in ports]
-        server = "httpbin" if pod.service_account not in ("sleep",) else "sleep"
-        listener = xds.virtual_inbound(pod.ip, [(p, f"inbound|{p}||") for p in ports],
-                                       mode=self.peer_auth_mode(pod), server=server)
-        tag = pod.name
-        cds = self._write(f"{tag}-cds.json", xds.discovery_response(
-            "envoy.config.cluster.v3.Cluster", clusters, "cds-1"))
-        lds = self._write(f"{tag}-lds.json", xds.discovery_response(
-            "envoy.config.listener.v3.Listener", [listener], "lds-1"))
-        return {"cds": cds, "lds": lds}
+    def _address_map(self, rec: recordings.Recording) -> dict[str, str]:
+        """Every address of the recording onto the lab's block: pods onto their lab
+        addresses, ClusterIPs onto 10.96.N.x (in the test API server's Service range; the
+        lab's Services take those, and the proxies' listeners for them are bound on
+        loopback, see replay.Capture), istiod and the outside host onto 127.N.3.x."""
+        pods = {f"{p.namespace}/{p.name}": p for p in self.pods}
+        services = {f"{s.namespace}/{s.name}": s for s in self.services}
+        mapping: dict[str, str] = {}
+        spare = 10
+        for index, (address, role) in enumerate(sorted(rec.addresses.items(),
+                                                       key=lambda kv: kv[1])):
+            kind, _, ref = role.partition(" ")
+            if kind == "pod" and ref in pods:
+                mapping[address] = pods[ref].ip
+            elif kind == "service":
+                mapping[address] = f"10.96.{self.block}.{index + 2}"
+                if ref == "default/kubernetes":
+                    self.kubernetes_ip = mapping[address]
+                if ref in services:
+                    services[ref].cluster_ip = mapping[address]
+            elif role == "istiod":
+                mapping[address] = f"127.{self.block}.3.1"
+            elif role == "external":
+                mapping[address] = f"127.{self.block}.3.2"
+            else:
+                spare += 1
+                mapping[address] = f"127.{self.block}.3.{spare}"
+        return mapping
 
     # lifecycle ---------------------------------------------------------------------------
     def start(self) -> LabMesh:
@@ -288,45 +182,34 @@ class LabMesh:
         return self
 
     def _start(self) -> None:
+        if self.recording is None:
+            raise RuntimeError("a lab mesh needs the name of its recording")
+        rec = recordings.load(self.recording)
+        mapping = self._address_map(rec)
+        xds = self.workdir / "xds"
+        xds.mkdir(exist_ok=True)
         for pod in self.pods:
             if pod.app:
                 self.apps.append(AppServer((pod.local_ip, pod.app_port), pod.app, pod.name).start())
-        client = self.client
-        boot = xds.bootstrap(
-            f"sidecar~{client.ip}~{client.name}.{client.namespace}~{client.namespace}.svc."
-            "cluster.local", (client.ip, 15000), self._client_config(),
-            stats_prefixes=self.client_stats_prefixes)
-        self.envoys[client.name] = EnvoyProcess(client.name, self.workdir, boot,
-                                                (client.ip, 15000))
-        for svc in self.services:
-            for pod in svc.pods:
-                if not pod.sidecar or pod.name in self.envoys:
-                    continue
-                boot = xds.bootstrap(
-                    f"sidecar~{pod.ip}~{pod.name}.{pod.namespace}~{pod.namespace}.svc."
-                    "cluster.local", (pod.ip, 15000), self._server_config(pod))
-                self.envoys[pod.name] = EnvoyProcess(pod.name, self.workdir, boot,
-                                                     (pod.ip, 15000))
+        outside = (f"127.{self.block}.3.2", privileged(443))
+        self.eds = RestXds((f"127.{self.block}.3.3", 15010)).start()  # an address of its own
+        cert, key = cert_files("foo", "httpbin")  # any certificate: callers don't verify it
+        self.apps.append(OutsideHttps(outside, str(cert), str(key)).start())
+        for i, pod in enumerate(self.pods):
+            proxy = rec.proxy(pod.namespace, pod.name) if pod.sidecar else None
+            if proxy is None:
+                continue
+            capture_ips = {lab: f"127.{self.block}.{16 + i}.{lab.rsplit('.', 1)[1]}"
+                           for lab in mapping.values() if lab.startswith(f"10.96.{self.block}.")}
+            out = replay(proxy, mapping, pod_ip=pod.ip, local_ip=pod.local_ip,
+                         capture_ip=f"127.{self.block}.{16 + i}.1", capture_ips=capture_ips,
+                         folder=xds, outside=outside, eds=self.eds)
+            self.captures[pod.name] = out.capture
+            self.envoys[pod.name] = EnvoyProcess(pod.name, self.workdir, out.bootstrap,
+                                                 (pod.ip, 15000))
         for name, envoy in self.envoys.items():
             # a proxy that rejected its first cluster update never finishes initialising
-            envoy.start(ready=not (self.broken == "cds" and name == client.name))
-
-    def peer_auth_mode(self, pod: LabPod) -> str:
-        """The server side's mode: the pod's namespace PeerAuthentication, else the
-        mesh-wide one in istio-system, else PERMISSIVE (Istio's default)."""
-        by_ns: dict[str, str] = {}
-        for obj in self.objects:
-            if obj.get("kind") != "PeerAuthentication":
-                continue
-            spec = obj.get("spec") or {}
-            mode = (spec.get("mtls") or {}).get("mode")
-            if mode and mode != "UNSET" and not spec.get("selector"):
-                by_ns[obj["metadata"].get("namespace")] = mode
-        return by_ns.get(pod.namespace) or by_ns.get("istio-system") or "PERMISSIVE"
-
-    def strict_mtls(self, svc: LabService) -> bool:
-        """Server side: STRICT where a PeerAuthentication says so."""
-        return any(self.peer_auth_mode(p) == "STRICT" for p in svc.pods) if svc.pods else False
+            envoy.start(ready=not (self.broken == "cds" and name == self.client.name))
 
     def stop(self) -> None:
         for envoy in self.envoys.values():
@@ -334,6 +217,9 @@ class LabMesh:
         for app in self.apps:
             app.stop()
         self.apps = []
+        if self.eds is not None:
+            self.eds.stop()
+            self.eds = None
         if self._own_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
@@ -398,9 +284,22 @@ class LabMesh:
             })
         return objs + self.objects
 
+    def platform_objects(self) -> list[dict[str, Any]]:
+        """What every cluster holds beside the scenario's objects, as the API server
+        creates it: Service default/kubernetes (port 443, `https`). A live cluster has it,
+        so the files `-f` reads have it too."""
+        return [{"apiVersion": "v1", "kind": "Service",
+                 "metadata": {"name": "kubernetes", "namespace": "default",
+                              "labels": {"component": "apiserver", "provider": "kubernetes"}},
+                 "spec": {"clusterIP": self.kubernetes_ip, "type": "ClusterIP", "ports": [
+                     {"name": "https", "port": 443, "targetPort": 6443,
+                      "protocol": "TCP"}]}}]
+
     def write_manifests(self) -> Path:
+        """The scenario's objects and the platform's, for `-f`."""
         import yaml
 
         path = self.workdir / "manifests.yaml"
-        path.write_text(yaml.safe_dump_all(self.manifests(), sort_keys=False))
+        path.write_text(yaml.safe_dump_all(self.manifests() + self.platform_objects(),
+                                           sort_keys=False))
         return path

@@ -3,12 +3,13 @@
     python -m tests.cluster build                 # build or reuse the binaries, print where
     python -m tests.cluster up DIR [--scenario S] # start it (and a scenario), return when ready
     python -m tests.cluster down DIR              # stop everything `up` started
+    python -m tests.cluster record [NAME ...]     # re-record what istiod sends the lab
 
 `up` starts etcd, kube-apiserver, kube-controller-manager, labnode and, as root, istiod
 with the scenario's pods in their own network namespaces (a real mesh: tests/cluster/
 istiomesh.py); it returns once the sidecars are in sync and the scenario's calls were
 sent, leaving everything running in the background. Without root it falls back to the
-loopback lab (hand-rendered Envoy config) and stays in the foreground.
+loopback lab (Envoys replaying recorded istiod config) and stays in the foreground.
 
 After `up`, `export KUBECONFIG=DIR/kubeconfig` (cluster admin) or DIR/kubeconfig-alice
 (a user whose rights end at namespace foo), and `kubectl meshdebug ...` works against it
@@ -24,6 +25,7 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from tests.cluster.build import BuildError, ensure_binaries
 
@@ -56,15 +58,9 @@ def _up(workdir: Path, scenario: str | None) -> int:
 def _up_mesh(workdir: Path, scenario: str | None) -> int:
     """Control plane, istiod and the scenario's pods; detached once ready."""
     from kubectl_meshdebug.lab.scenarios import SCENARIOS
-    from tests.cluster.build import ensure_istio
-    from tests.cluster.controlplane import ControlPlane
-    from tests.cluster.istiomesh import IstioMesh
 
     workdir.mkdir(parents=True, exist_ok=True)
-    istio = ensure_istio()
-    cp = ControlPlane(workdir, ensure_binaries(), crds=istio / "crd-all.gen.yaml",
-                      pilot_agent=istio / "pilot-agent")
-    mesh = IstioMesh(cp, istio)
+    cp, mesh = _mesh_in(workdir)
     try:
         _step("control plane", cp.start)
         _step("istiod", mesh.start)
@@ -84,6 +80,49 @@ def _up_mesh(workdir: Path, scenario: str | None) -> int:
     (workdir / "pids.json").write_text(json.dumps(pids, indent=1))
     print(f"cluster up: export KUBECONFIG={workdir / 'kubeconfig'}")
     return 0
+
+
+def _record(names: list[str]) -> int:
+    """A control plane and istiod in a scratch folder; every named lab mesh loaded in
+    turn and recorded (tests/cluster/record.py); everything stopped again."""
+    import tempfile
+
+    from kubectl_meshdebug.lab.scenarios import recorded_meshes
+    from tests.cluster.network import missing_tools
+    from tests.cluster.record import record_all
+
+    meshes = recorded_meshes()
+    unknown = [n for n in names if n not in meshes]
+    if unknown:
+        print(f"unknown lab mesh {unknown[0]!r}; one of {', '.join(meshes)}", file=sys.stderr)
+        return 2
+    reason = missing_tools()
+    if reason is not None:
+        print(f"error: recording needs the real mesh ({reason})", file=sys.stderr)
+        return 1
+    with tempfile.TemporaryDirectory(prefix="meshdebug-record-") as tmp:
+        cp, mesh = _mesh_in(Path(tmp))
+        try:
+            _step("control plane", cp.start)
+            _step("istiod", mesh.start)
+            for path in record_all(mesh, meshes, names or list(meshes)):
+                print(f"  wrote {path}")
+        finally:
+            mesh.stop()
+            cp.stop()
+    return 0
+
+
+def _mesh_in(workdir: Path) -> tuple[Any, Any]:
+    """A control plane and an istiod for it in WORKDIR, not started yet."""
+    from tests.cluster.build import ensure_istio
+    from tests.cluster.controlplane import ControlPlane
+    from tests.cluster.istiomesh import IstioMesh
+
+    istio = ensure_istio()
+    cp = ControlPlane(workdir, ensure_binaries(), crds=istio / "crd-all.gen.yaml",
+                      pilot_agent=istio / "pilot-agent")
+    return cp, IstioMesh(cp, istio)
 
 
 def _step(what: str, fn: callable) -> None:
@@ -174,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--scenario", help="also run this lab scenario and load it")
     down = sub.add_parser("down", help="stop what `up` started in DIR")
     down.add_argument("dir", type=Path)
+    rec = sub.add_parser("record", help="record what istiod sends each lab mesh (root)")
+    rec.add_argument("names", nargs="*", help="lab meshes to record (default: all)")
     args = parser.parse_args(argv)
     try:
         if args.cmd == "build":
@@ -181,6 +222,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.cmd == "up":
             return _up(args.dir.resolve(), args.scenario)
+        if args.cmd == "record":
+            return _record(args.names)
         return _down(args.dir.resolve())
     except BuildError as exc:
         print(f"error: {exc}", file=sys.stderr)

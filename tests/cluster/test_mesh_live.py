@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from kubectl_meshdebug.lab.scenarios import SCENARIOS
+from kubectl_meshdebug.lab.scenarios import LAB_MESHES, SCENARIOS
 from tests.cluster.conftest import kubectl
 
 
@@ -28,6 +28,35 @@ def test_the_calls_fail_as_the_story_says(scenario_on_mesh):
     scenario, outcomes = scenario_on_mesh
     seen = " | ".join(str(o) for o in outcomes)
     assert any(s in seen for s in scenario.real_symptom.split(" | ")), seen
+
+
+def test_istiod_renders_what_the_lab_replays(scenario_on_mesh, istio_mesh):
+    """The offline lab replays a recording of istiod (lab/recordings); a fresh render of
+    the same objects must be that recording, addresses aside (each stands for the pod,
+    Service or host it was). Re-record with `python -m tests.cluster record NAME`."""
+    from kubectl_meshdebug.lab import recording
+    from tests.cluster.record import differences, snapshot
+
+    scenario, _ = scenario_on_mesh
+    fresh = recording.comparable(snapshot(istio_mesh, scenario.name))
+    recorded = recording.comparable(recording.load(scenario.name))
+    assert differences(recorded, fresh) == [], \
+        f"istiod renders {scenario.name} differently: python -m tests.cluster record " \
+        f"{scenario.name}"
+
+
+@pytest.mark.parametrize("name", sorted(LAB_MESHES))
+def test_istiod_renders_the_other_lab_meshes_as_recorded(name, istio_mesh):
+    from kubectl_meshdebug.lab import recording
+    from tests.cluster.record import differences, record_mesh
+
+    try:
+        fresh = recording.comparable(record_mesh(istio_mesh, name, LAB_MESHES[name]()))
+    finally:
+        istio_mesh.unload()
+    recorded = recording.comparable(recording.load(name))
+    assert differences(recorded, fresh) == [], \
+        f"istiod renders {name} differently: python -m tests.cluster record {name}"
 
 
 def test_why503_names_the_cause_first(scenario_on_mesh, control_plane):

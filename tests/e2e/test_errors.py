@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from kubectl_meshdebug.lab.scenarios import FOUR_SERVICES_CALLS, SCENARIOS
+from kubectl_meshdebug.lab.scenarios import FOUR_SERVICES_CALLS, LAB_MESHES, SCENARIOS
 from kubectl_meshdebug.lab.traffic import http_call
 from tests.helpers import admin_get, admin_json, run
 
@@ -35,16 +35,16 @@ def _host_counters(mesh: Any, cluster: str) -> dict[str, int]:
 
 
 def _cluster_stat(mesh: Any, cluster: str, name: str) -> int:
-    text = admin_get(mesh.admin_url(mesh.client), f"/stats?filter=^cluster.{cluster}.{name}$")
+    text = admin_get(mesh.admin_url(mesh.client), f"/stats?filter={name}$")
+    # istiod names a cluster's stats `cluster.NAME;.KEY` (its alt_stat_name)
     values = [int(line.rpartition(": ")[2]) for line in text.decode().splitlines()
-              if line.startswith(f"cluster.{cluster}.{name}:")]
+              if line.startswith((f"cluster.{cluster}.{name}:", f"cluster.{cluster};.{name}:"))]
     return sum(values)
 
 
-def _start(stats_prefixes: list[str] | None = None) -> tuple[Any, Any]:
+def _start(cluster_stats: bool = False) -> tuple[Any, Any]:
     scenario = SCENARIOS["four-services"]
-    mesh = scenario.build()
-    mesh.client_stats_prefixes = stats_prefixes or []
+    mesh = LAB_MESHES["four-services-cluster-stats"]() if cluster_stats else scenario.build()
     mesh.start()
     mesh.write_manifests()
     scenario.run_traffic(mesh)
@@ -62,7 +62,7 @@ def default_install():
 @pytest.fixture(scope="module")
 def with_cluster_stats():
     """A pod whose stats inclusion list keeps cluster.outbound|* stats."""
-    scenario, mesh = _start(["cluster.outbound"])
+    scenario, mesh = _start(cluster_stats=True)
     yield mesh
     mesh.stop()
 
@@ -189,7 +189,7 @@ def test_window_counts_only_what_failed_in_it(default_install):
         assert "sampling again" in line, line
         assert time.monotonic() - waited < 60
         for _ in range(2):
-            http_call(mesh.client_listener(9080), "reviews.foo:9080")
+            http_call(mesh.client_target("reviews.foo", 9080), "reviews.foo:9080")
         out, err = proc.communicate(timeout=60)
     finally:
         proc.kill()

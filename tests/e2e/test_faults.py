@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from kubectl_meshdebug.lab import xds
 from kubectl_meshdebug.lab.envoyproc import EnvoyProcess
 from kubectl_meshdebug.lab.scenarios import SCENARIOS
 from tests.helpers import run
@@ -72,10 +71,16 @@ def test_response_cut_mid_body():
 def _unready_envoy(workdir: Path) -> EnvoyProcess:
     """An Envoy whose xDS server is gone: /ready stays 503 PRE_INITIALIZING."""
     address = "127.0.0.91"
-    boot = xds.bootstrap("sidecar~127.0.0.91~lost.foo~foo.svc.cluster.local",
-                         (address, 15000), None)
+    boot: dict = {
+        "node": {"id": "sidecar~127.0.0.91~lost.foo~foo.svc.cluster.local",
+                 "cluster": "lost.foo"},
+        "admin": {"address": {"socket_address": {"address": address, "port_value": 15000}}},
+        "static_resources": {}}
     boot["static_resources"]["clusters"] = [{
-        **xds.static_cluster("xds-grpc", "127.0.0.1", 1),
+        "name": "xds-grpc", "type": "STATIC", "connect_timeout": "1s",
+        "load_assignment": {"cluster_name": "xds-grpc", "endpoints": [{"lb_endpoints": [
+            {"endpoint": {"address": {"socket_address": {"address": "127.0.0.1",
+                                                         "port_value": 1}}}}]}]},
         "typed_extension_protocol_options": {
             "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
                 "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3."

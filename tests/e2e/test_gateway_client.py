@@ -6,22 +6,15 @@ from __future__ import annotations
 
 import pytest
 
-from kubectl_meshdebug.lab.mesh import LabMesh, LabService
-from kubectl_meshdebug.lab.scenarios import SCENARIOS, gateway_pod, httpbin_pod, mesh_config
+from kubectl_meshdebug.lab.scenarios import LAB_MESHES, SCENARIOS
 from kubectl_meshdebug.lab.traffic import http_call
 from tests.helpers import run
 
 pytestmark = pytest.mark.e2e
 
-ORDERS = {"apiVersion": "v1", "kind": "Service",
-          "metadata": {"name": "orders", "namespace": "foo"},
-          "spec": {"selector": {"app": "orders"}, "ports": [{"name": "http", "port": 9000}]}}
-
-
 def test_a_service_no_gateway_route_sends_to_is_route_not_found_in_gateway_terms():
-    client = gateway_pod()
-    mesh = LabMesh([LabService("httpbin", pods=[httpbin_pod()])], client=client,
-                   gateway_port=8080, objects=[mesh_config(), ORDERS])
+    mesh = LAB_MESHES["gateway-routes-all"]()
+    client = mesh.client
     with mesh:
         mesh.write_manifests()
         ok = http_call(mesh.client_target("anything.example.com", 8080), "anything.example.com")

@@ -41,7 +41,8 @@ def test_first_finding_explains_it(scenario_run):
     doc = result.json()
     ids = [f["id"] for f in doc["findings"]]
     if scenario.expected is None:
-        assert result.code == 0 and ids == [], doc["findings"]
+        remarks = [f["id"] for f in doc["findings"] if f["severity"] != "error"]
+        assert result.code == 0 and ids == remarks, doc["findings"]
         assert "tls-mode-mismatch" in doc["checked"]
     else:
         assert result.code == 1, result.err
@@ -78,8 +79,9 @@ def _client(scenario) -> str:
 def test_text_report_has_evidence_and_fix(scenario_run):
     scenario, mesh, _ = scenario_run
     result = run(*scenario.why503_args(mesh))
-    if scenario.expected is None:
-        assert "No problems found." in result.out
+    if scenario.expected is None:  # nothing wrong, or only a doubt that breaks nothing
+        assert "No problems found." in result.out or (
+            result.out.startswith("WARNING") and "ERROR" not in result.out), result.out
     else:
         lines = result.out.splitlines()
         # The answer is the first line, before the path picture and the evidence.
@@ -174,7 +176,7 @@ def _path_args(scenario: Any, mesh: Any, logs: bool = True) -> list[str]:
 
 # Where each lab scenario breaks, read from the story, not from the code's own table.
 BROKEN_HOP = {
-    "dr-no-tls": "cluster", "tls-disable-strict": "cluster", "port-443-http": "listener",
+    "dr-no-tls": "cluster", "tls-disable-strict": "cluster",
     "subset-no-pods": "endpoints", "vs-subset-undefined": "cluster",
     "unknown-host": "route", "unknown-host-registry-only": "route",
     "circuit-breaker": "cluster", "outlier-ejected": "endpoints", "invalid-header": "app",
@@ -205,7 +207,10 @@ def test_path_breaks_where_the_first_finding_points(scenario_run):
     if scenario.expected is None:
         assert result.code == 0, result.err
         assert [h["hop"] for h in hops] == list(HOPS)
-        assert {h["name"]: h["mark"] for h in hops if h["mark"] != "ok"} == {}
+        # nothing broken; doubtful only where a warning points, or (a host outside the
+        # mesh) where only its access log could vouch for the app
+        assert [h["name"] for h in hops if h["mark"] == "broken"] == []
+        assert all(h.get("finding") or h["hop"] == "app" for h in hops if h["mark"] != "ok")
     else:
         assert result.code == 1, result.err
         assert doc["broken"]["finding"] == scenario.expected, doc["broken"]
@@ -224,7 +229,11 @@ PATH_FACTS: dict[str, list[tuple[str, str, Any]]] = {
                   ("cluster", "facts.destination_rule", "DestinationRule foo/httpbin")],
     "subset-no-pods": [("cluster", "facts.subset", "v1"), ("endpoints", "mark", "broken"),
                        ("server", "name", "no pod of subset v1")],
-    "port-443-http": [("listener", "facts.protocols", ["HTTP"]), ("listener", "mark", "broken")],
+    # the HTTP chain for plaintext, TLS through the default chain (istiod 1.31)
+    "port-443-http": [("listener", "facts.protocols", ["HTTP", "TCP"]),
+                      # a doubt: default/kubernetes is TCP on 443, tekton's port HTTP
+                      ("listener", "mark", "unknown"), ("listener", "finding", "protocol-conflict"),
+                      ("cluster", "name", "PassthroughCluster")],
     "unknown-host-registry-only": [("route", "facts.virtual_host", "block_all")],
     "unknown-host": [("route", "facts.virtual_host", "allow_any")],
     "outlier-ejected": [("endpoints", "facts.healthy", 0)],
