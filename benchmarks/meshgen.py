@@ -29,8 +29,8 @@ def service(i: int) -> tuple[str, str, str]:
     return name, ns, f"{name}.{ns}.svc.cluster.local"
 
 
-def template() -> RecordedProxy:
-    proxy = recording.load("healthy").proxy("foo", "sleep")
+def template(rec: recording.Recording) -> RecordedProxy:
+    proxy = rec.proxy("foo", "sleep")
     assert proxy is not None, "the healthy recording has no foo/sleep"
     return proxy
 
@@ -49,7 +49,7 @@ def scaled(n: int, endpoint: Any = None) -> RecordedProxy:
     """The template sidecar with its one service repeated N times. ENDPOINT(i) gives
     service i's (address, port), or None for the recorded one with a distinct address."""
     rec = recording.load("healthy")
-    base = template()
+    base = template(rec)
     cluster_ip = next((a for a, role in rec.addresses.items()
                        if role == "service foo/httpbin"), "")
     suffix = f"|{PORT}||{TEMPLATE_HOST}.svc.cluster.local"

@@ -114,6 +114,7 @@ class LabMesh:
         self.captures: dict[str, Capture] = {}
         self.eds: RestXds | None = None
         self.kubernetes_ip = f"10.96.{self.block}.1"
+        self.address_map: dict[str, str] = {}  # recorded address -> lab address, once started
         self.apps: list[AppServer] = []
 
     # addresses -----------------------------------------------------------------------
@@ -185,7 +186,7 @@ class LabMesh:
         if self.recording is None:
             raise RuntimeError("a lab mesh needs the name of its recording")
         rec = recordings.load(self.recording)
-        mapping = self._address_map(rec)
+        mapping = self.address_map = self._address_map(rec)
         xds = self.workdir / "xds"
         xds.mkdir(exist_ok=True)
         for pod in self.pods:

@@ -157,43 +157,51 @@ def _secrets(proxy: RecordedProxy) -> dict[str, dict[str, Any]]:
     }
 
 
+def _each_dict(node: Any, visit: Any) -> None:
+    """VISIT(d) on every dict of a JSON tree; a visit that returns True ends that branch
+    (it replaced what was below)."""
+    if isinstance(node, dict):
+        if visit(node):
+            return
+        for value in node.values():
+            _each_dict(value, visit)
+    elif isinstance(node, list):
+        for value in node:
+            _each_dict(value, visit)
+
+
 def _sds_to_files(node: Any, secrets: dict[str, Path | None]) -> None:
     """Every SDS reference (`{name, sdsConfig}`) read from the lab's secret files (None:
     from the bootstrap's static secrets)."""
-    if isinstance(node, dict):
-        if "sdsConfig" in node and node.get("name") in secrets:
-            path = secrets[node["name"]]
+    def visit(d: dict[str, Any]) -> bool:
+        if "sdsConfig" in d and d.get("name") in secrets:
+            path = secrets[d["name"]]
             if path is None:
-                del node["sdsConfig"]
+                del d["sdsConfig"]
             else:
-                node["sdsConfig"] = _file_source(path)
-        for value in node.values():
-            _sds_to_files(value, secrets)
-    elif isinstance(node, list):
-        for value in node:
-            _sds_to_files(value, secrets)
+                d["sdsConfig"] = _file_source(path)
+        return False
+    _each_dict(node, visit)
 
 
 def _rds_to_files(node: Any, routes: dict[str, dict[str, Any]],
                   files: ProxyFiles | None) -> None:
     """Every `rds` (a route config over ADS) read from a file holding that route config
     (FILES None: the route config inline)."""
-    if isinstance(node, dict):
-        rds = node.get("rds")
-        if isinstance(rds, dict) and "routeConfigName" in rds:
-            name = rds["routeConfigName"]
-            config = routes.get(name, {"name": name})
-            if files is None:
-                del node["rds"]
-                node["routeConfig"] = _bare(config)
-                return
-            rds["configSource"] = _file_source(files.write(
-                "rds", "envoy.config.route.v3.RouteConfiguration", [config]))
-        for value in node.values():
-            _rds_to_files(value, routes, files)
-    elif isinstance(node, list):
-        for value in node:
-            _rds_to_files(value, routes, files)
+    def visit(d: dict[str, Any]) -> bool:
+        rds = d.get("rds")
+        if not (isinstance(rds, dict) and "routeConfigName" in rds):
+            return False
+        name = rds["routeConfigName"]
+        config = routes.get(name, {"name": name})
+        if files is None:
+            del d["rds"]
+            d["routeConfig"] = _bare(config)
+            return True
+        rds["configSource"] = _file_source(files.write(
+            "rds", "envoy.config.route.v3.RouteConfiguration", [config]))
+        return False
+    _each_dict(node, visit)
 
 
 def _bare(resource: dict[str, Any]) -> dict[str, Any]:

@@ -124,8 +124,7 @@ def test_the_replay_holds_every_recorded_resource(name):
                 continue
             dump = admin_json(mesh.admin_url(pod), "/config_dump")
             stats = admin_json(mesh.admin_url(pod), "/stats?format=json&filter=update_rejected")
-            mapping = mesh._address_map(rec)
-            recorded = recording.map_addresses(proxy.to_json(), mapping)
+            recorded = recording.map_addresses(proxy.to_json(), mesh.address_map)
             assert set(_clusters(dump)) == {c["name"] for c in recorded["clusters"]}
             assert set(_listeners(dump)) == {x["name"] for x in recorded["listeners"]}
             assert set(_route_configs(dump)) == {r["name"] for r in recorded["routes"]}
