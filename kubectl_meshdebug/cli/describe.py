@@ -75,8 +75,14 @@ def describe(ctx: click.Context, target: tuple[str, ...]) -> int:
 
 
 def render(printer: Printer, doc: dict[str, Any]) -> None:
+    """istioctl x describe pod's layout, lines for the same facts in the same order, with
+    what the tool adds (sidecar, mesh config, protocol source, mTLS per port) beside."""
     side = doc["sidecar"]
     printer.line(f"Pod: {doc['pod']} ({doc['phase'] or 'unknown phase'})")
+    printer.line(f"   Pod Revision: {doc.get('revision') or '(none)'}")
+    ports = [f"{p['port']}{'' if p['protocol'] == 'TCP' else '/' + str(p['protocol'])} "
+             f"({p['container']})" for p in doc.get("pod_ports") or []]
+    printer.line("   Pod Ports: " + ", ".join(ports) if ports else "   Pod does not expose ports")
     if side["injected"]:
         printer.line(f"   Sidecar: istio-proxy{' (native sidecar)' if side['native'] else ''}"
                      f", image {side['image'] or '-'}")
@@ -87,42 +93,71 @@ def render(printer: Printer, doc: dict[str, Any]) -> None:
         printer.line(f"   {doc['sidecar_resource']}: egress hosts "
                      + ", ".join(doc.get("sidecar_egress") or ["(all)"]))
     for svc in doc["services"]:
-        printer.line(f"Service: {svc['name']}")
-        for p in svc["ports"]:
-            declared = {True: "", False: " (NOT DECLARED by the pod)", None: ""}[
-                p["target_port_declared"]]
-            printer.line(f"   Port {p['port']}/{p['protocol']} (from {p['protocol_from']}) "
-                         f"targets {p['target_port']}{declared}; mTLS {p['mtls_mode']} "
-                         f"({p['mtls_source']})")
-        dr = svc["destination_rule"]
-        if dr:
-            printer.line(f"DestinationRule: {dr['name']} for \"{dr['host']}\"")
+        _render_service(printer, svc, doc["auto_mtls"])
+    _render_peer_authentication(printer, doc.get("peer_authentication"))
+    for warning in doc["warnings"]:
+        printer.line(printer.style("WARNING: ", "yellow", bold=True) + warning)
+
+
+def _render_service(printer: Printer, svc: dict[str, Any], auto_mtls: bool) -> None:
+    printer.line(f"Service: {svc['name']}")
+    for p in svc["ports"]:
+        declared = {True: "", False: " (NOT DECLARED by the pod)", None: ""}[
+            p["target_port_declared"]]
+        name = f"{p['name']} " if p.get("name") else ""
+        printer.line(f"   Port: {name}{p['port']}/{p['protocol']} (from {p['protocol_from']}) "
+                     f"targets pod port {p['target_port']}{declared}; mTLS {p['mtls_mode']} "
+                     f"({p['mtls_source']})")
+    dr = svc["destination_rule"]
+    if dr:
+        printer.line(f"DestinationRule: {dr['name']} for \"{dr['host']}\"")
+        if dr.get("has_subsets", True):
             printer.line("   Matching subsets: " + (",".join(dr["matching_subsets"]) or "none"))
             if dr["non_matching_subsets"]:
                 printer.line("      (Non-matching subsets " + ",".join(dr["non_matching_subsets"])
                              + ")")
-            if dr["tls_mode"] or dr["policies"]:
-                printer.line(f"   Traffic Policy TLS Mode: {dr['tls_mode'] or '(none)'}")
-                if dr["policies"]:
-                    printer.line("   Policies: " + "/".join(dr["policies"]))
-            else:
-                printer.line("   No Traffic Policy")
-            for pl in dr["port_level"]:
-                printer.line(f"   Port {pl['port']}: TLS Mode {pl['tls_mode'] or '(none)'}"
-                             + (f", policies {'/'.join(pl['policies'])}" if pl["policies"] else ""))
-        else:
-            printer.line("DestinationRule: none")
-        for vs in svc["virtual_services"]:
-            where = "" if vs.get("for_this_service") else " (routes here from elsewhere)"
-            if not vs.get("applies_to_sidecars", True):
-                where += (f" (gateways {', '.join(vs['gateways'])} only: not applied to calls "
-                          "from sidecars)")
-            printer.line(f"VirtualService: {vs['name']}{where}")
-            for r in vs["routes"]:
-                weight = f" with weight {r['weight']}%" if r.get("weight") is not None else ""
-                subset = f" subset {r['subset']}" if r.get("subset") else ""
-                printer.line(f"   Route to host \"{r['host']}\"{subset}{weight}")
-            for m in vs["matches"]:
-                printer.line(f"   Match: {m}")
-    for warning in doc["warnings"]:
-        printer.line(printer.style("WARNING: ", "yellow", bold=True) + warning)
+        if not dr.get("has_traffic_policy", True):
+            printer.line("   No Traffic Policy")
+        if dr["tls_mode"]:
+            printer.line(f"   Traffic Policy TLS Mode: {dr['tls_mode']}")
+        elif dr.get("has_traffic_policy", True):
+            printer.line("   Traffic Policy TLS Mode: (none: "
+                         + ("auto mTLS picks it)" if auto_mtls else "plaintext)"))
+        if dr["policies"]:
+            printer.line("   Policies: " + "/".join(dr["policies"]))
+        for pl in dr["port_level"]:
+            printer.line(f"   Port {pl['port']}: TLS Mode {pl['tls_mode'] or '(none)'}"
+                         + (f", policies {'/'.join(pl['policies'])}" if pl["policies"] else ""))
+    else:
+        printer.line("DestinationRule: none")
+    for vs in svc["virtual_services"]:
+        where = "" if vs.get("for_this_service") else " (routes here from elsewhere)"
+        if not vs.get("applies_to_sidecars", True):
+            where += (f" (gateways {', '.join(vs['gateways'])} only: not applied to calls "
+                      "from sidecars)")
+        printer.line(f"VirtualService: {vs['name']}{where}")
+        counts = [f"{vs[k]} {label} route(s)" for k, label in
+                  (("http_routes", "HTTP"), ("tcp_routes", "TCP"), ("tls_routes", "TLS"))
+                  if vs.get(k)]
+        if counts:
+            printer.line("   " + ", ".join(counts))
+        for r in vs["routes"]:
+            weight = f" with weight {r['weight']}%" if r.get("weight") is not None else ""
+            subset = f" subset {r['subset']}" if r.get("subset") else ""
+            printer.line(f"   Route to host \"{r['host']}\"{subset}{weight}")
+        for m in vs["matches"]:
+            printer.line(f"   Match: {m}")
+
+
+def _render_peer_authentication(printer: Printer, pa: dict[str, Any] | None) -> None:
+    if not pa:
+        return
+    printer.line("Effective PeerAuthentication:")
+    printer.line(f"   Workload mTLS mode: {pa['mode']} ({pa['source']})")
+    if pa["port_modes"]:
+        printer.line("   Port Level mTLS mode:")
+        for port, mode in pa["port_modes"].items():
+            printer.line(f"      {port}: {mode}")
+    if pa["applied"]:
+        printer.line("Applied PeerAuthentication:")
+        printer.line("   " + ", ".join(pa["applied"]))

@@ -8,6 +8,7 @@ the PeerAuthentication mode per port, the Sidecar resource, injection and warnin
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from kubectl_meshdebug.kube.state import ClusterState, annotations, labels, meta, ref
@@ -30,6 +31,49 @@ def container_ports(pod: Obj) -> list[dict[str, Any]]:
             continue
         for p in c.get("ports") or []:
             out.append({**p, "container": c.get("name")})
+    return out
+
+
+def pod_ports(pod: Obj) -> list[dict[str, Any]]:
+    """Every container's declared ports, the sidecar's included, as istioctl's Pod Ports."""
+    return [{"port": p.get("containerPort"), "protocol": p.get("protocol") or "TCP",
+             "container": c.get("name")}
+            for c in (pod.get("spec") or {}).get("containers") or []
+            for p in c.get("ports") or []]
+
+
+def injected_revision(pod: Obj) -> str:
+    """The control plane revision that injected the pod, where istioctl reads it: the
+    istio.io/rev annotation, else the injector's sidecar.istio.io/status record."""
+    notes = annotations(pod)
+    if "istio.io/rev" in notes:
+        return str(notes["istio.io/rev"])
+    try:
+        status = json.loads(str(notes.get("sidecar.istio.io/status") or ""))
+    except ValueError:
+        return ""
+    return str(status.get("revision") or "") if isinstance(status, dict) else ""
+
+
+def pod_warnings(pod: Obj) -> list[str]:
+    """What istioctl warns about a pod itself: containers not ready, UID 1337 (the
+    sidecar's, which iptables exempts from capture) taken by the app."""
+    out = []
+    status = pod.get("status") or {}
+    if status.get("phase") == "Running":
+        for key, what in (("containerStatuses", "container"),
+                          ("initContainerStatuses", "init container")):
+            for cs in status.get(key) or []:
+                if isinstance(cs, dict) and not cs.get("ready"):
+                    out.append(f"{what} {cs.get('name')} is not ready")
+    spec = pod.get("spec") or {}
+    uids = [((c.get("securityContext") or {}).get("runAsUser"), c.get("name"))
+            for c in spec.get("containers") or [] if c.get("name") != "istio-proxy"]
+    uids.append(((spec.get("securityContext") or {}).get("runAsUser"), None))
+    for uid, container in uids:
+        if uid == 1337:
+            who = f"container {container}" if container else "the pod"
+            out.append(f"{who} runs as UID 1337, the sidecar's: its traffic is not captured")
     return out
 
 
@@ -61,6 +105,8 @@ def describe_dr(dr: Obj, pod_labels: dict[str, str]) -> dict[str, Any]:
     return {
         "name": f"{meta(dr).get('namespace')}/{meta(dr).get('name')}",
         "host": spec.get("host"),
+        "has_subsets": bool(subsets),
+        "has_traffic_policy": bool(tp),
         "matching_subsets": matching,
         "non_matching_subsets": [s.get("name") for s in subsets if s.get("name") not in matching],
         "tls_mode": (tp.get("tls") or {}).get("mode"),
@@ -95,7 +141,9 @@ def describe_vs(vs: Obj, fqdn: str) -> dict[str, Any]:
     for r in routes:
         r["weight"] = weights.get(r["where"])
     return {"name": f"{own}/{meta(vs).get('name')}", "hosts": spec.get("hosts") or [],
-            "gateways": spec.get("gateways") or [], "routes": routes, "matches": matches}
+            "gateways": spec.get("gateways") or [], "routes": routes, "matches": matches,
+            "http_routes": len(spec.get("http") or []), "tcp_routes": len(spec.get("tcp") or []),
+            "tls_routes": len(spec.get("tls") or [])}
 
 
 def describe_pod(state: ClusterState, pod: Obj, only_service: str | None = None
@@ -106,10 +154,13 @@ def describe_pod(state: ClusterState, pod: Obj, only_service: str | None = None
     ns = meta(pod).get("namespace", "")
     pod_labels = labels(pod)
     proxy = proxy_container(pod)
-    warnings: list[str] = []
+    warnings: list[str] = pod_warnings(pod)
+    peer_auth = policy.merged_peer_authentication(state, mesh, ns, pod_labels)
     out: dict[str, Any] = {
         "pod": f"{ns}/{meta(pod).get('name')}",
         "phase": (pod.get("status") or {}).get("phase"),
+        "revision": injected_revision(pod),
+        "pod_ports": pod_ports(pod),
         "sidecar": {
             "injected": proxy is not None,
             "native": proxy is not None and proxy in ((pod.get("spec") or {}).get(
@@ -135,8 +186,7 @@ def describe_pod(state: ClusterState, pod: Obj, only_service: str | None = None
         for p in (svc.get("spec") or {}).get("ports") or []:
             proto, how = port_protocol(p)
             target, declared = target_port_status(p, pod)
-            pa = policy.peer_auth_mode(state, mesh, ns, pod_labels,
-                                       target if isinstance(target, int) else None)
+            pa = peer_auth.for_port(target if isinstance(target, int) else None)
             ports.append({"port": p.get("port"), "name": p.get("name"), "protocol": proto,
                           "protocol_from": how, "target_port": target,
                           "target_port_declared": declared, "mtls_mode": pa.mode,
@@ -187,6 +237,10 @@ def describe_pod(state: ClusterState, pod: Obj, only_service: str | None = None
     if sidecar:
         out["sidecar_egress"] = [h for e in (sidecar.get("spec") or {}).get("egress") or []
                                  for h in e.get("hosts") or []]
+    out["peer_authentication"] = {
+        "mode": peer_auth.mode, "source": peer_auth.mode_source,
+        "port_modes": {str(k): v for k, v in sorted(peer_auth.per_port.items())},
+        "applied": peer_auth.applied}
     if not out["services"]:
         warnings.append("no Service selects this pod")
     out["warnings"] = warnings

@@ -134,29 +134,74 @@ class PeerAuthMode:
     source: str
 
 
+@dataclass
+class MergedPeerAuthentication:
+    """A workload's PeerAuthentications composed as istiod composes them
+    (pilot/pkg/security/authn ComposePeerAuthentication): the oldest mesh-wide, namespace
+    and workload policy each, later levels overriding earlier ones unless UNSET, and
+    port-level modes taken from the workload policy alone."""
+
+    mode: str = "PERMISSIVE"
+    mode_source: str = "no PeerAuthentication (Istio's default)"
+    per_port: dict[int, str] = field(default_factory=dict)
+    per_port_source: str = ""
+    applied: list[str] = field(default_factory=list)  # NAMESPACE/NAME, as istioctl lists them
+
+    def for_port(self, port: int | None) -> PeerAuthMode:
+        if port is not None and port in self.per_port:
+            return PeerAuthMode(self.per_port[port], f"{self.per_port_source} (port {port})")
+        return PeerAuthMode(self.mode, self.mode_source)
+
+
+def _set_mode(mtls: Any) -> str | None:
+    mode = (mtls or {}).get("mode") if isinstance(mtls, dict) else None
+    return None if mode in (None, "", "UNSET") else str(mode)
+
+
+def merged_peer_authentication(state: ClusterState, mesh: MeshConfig, namespace: str,
+                               pod_labels: dict[str, str]) -> MergedPeerAuthentication:
+    """The PeerAuthentications that apply to a workload with `pod_labels` in `namespace`
+    (those of its namespace and the root namespace whose selector matches or is empty),
+    and the mode they make, per port where the workload policy sets one."""
+    applied: list[Obj] = []
+    for pa in state.list("PeerAuthentication"):
+        if meta(pa).get("namespace") not in (mesh.root_namespace, namespace):
+            continue
+        selector = _selector_labels(pa) or {}
+        if label_selector_matches({"matchLabels": selector}, pod_labels):
+            applied.append(pa)
+    oldest: dict[str, Obj] = {}
+    for pa in sorted(applied, key=lambda o: (meta(o).get("creationTimestamp") or "",
+                                             meta(o).get("name") or "")):
+        pa_ns = meta(pa).get("namespace")
+        if not _selector_labels(pa):
+            level = "mesh" if pa_ns == mesh.root_namespace else "namespace"
+        elif pa_ns != mesh.root_namespace:
+            level = "workload"
+        else:
+            continue  # a selector in the root namespace selects nothing (Istio ignores it)
+        oldest.setdefault(level, pa)
+    merged = MergedPeerAuthentication(
+        applied=[f"{meta(pa).get('namespace')}/{meta(pa).get('name')}" for pa in applied])
+    for level in ("mesh", "namespace", "workload"):
+        pa = oldest.get(level)
+        mode = _set_mode((pa or {}).get("spec", {}).get("mtls")) if pa else None
+        if pa is not None and mode is not None:
+            merged.mode = mode
+            merged.mode_source = (f"PeerAuthentication {meta(pa).get('namespace')}/"
+                                  f"{meta(pa).get('name')}")
+    workload = oldest.get("workload")
+    if workload is not None:
+        merged.per_port_source = (f"PeerAuthentication {meta(workload).get('namespace')}/"
+                                  f"{meta(workload).get('name')}")
+        for key, value in ((workload.get("spec") or {}).get("portLevelMtls") or {}).items():
+            if str(key).isdecimal():
+                merged.per_port[int(key)] = _set_mode(value) or merged.mode
+    return merged
+
+
 def peer_auth_mode(state: ClusterState, mesh: MeshConfig, namespace: str,
                    pod_labels: dict[str, str], port: int | None = None) -> PeerAuthMode:
-    """The server side's mTLS mode on a port: workload (port-level first), namespace, mesh."""
-    pas = state.list("PeerAuthentication")
-    chain: list[tuple[str, Obj]] = []
-    for pa in pas:
-        if meta(pa).get("namespace") != namespace:
-            continue
-        selector = _selector_labels(pa)
-        if selector and label_selector_matches({"matchLabels": selector}, pod_labels):
-            chain.append(("workload", pa))
-    chain += [("namespace", pa) for pa in pas
-              if meta(pa).get("namespace") == namespace and not _selector_labels(pa)]
-    chain += [("mesh", pa) for pa in pas
-              if meta(pa).get("namespace") == mesh.root_namespace and not _selector_labels(pa)]
-    for _level, pa in chain:  # the first that sets a mode wins; UNSET inherits
-        spec = pa.get("spec") or {}
-        name = f"PeerAuthentication {meta(pa).get('namespace')}/{meta(pa).get('name')}"
-        if port is not None:
-            for key, value in (spec.get("portLevelMtls") or {}).items():
-                if str(key) == str(port) and (value or {}).get("mode") not in (None, "UNSET"):
-                    return PeerAuthMode(value["mode"], f"{name} (port {port})")
-        mode = (spec.get("mtls") or {}).get("mode")
-        if mode and mode != "UNSET":
-            return PeerAuthMode(mode, name)
-    return PeerAuthMode("PERMISSIVE", "no PeerAuthentication (Istio's default)")
+    """The server side's mTLS mode on a port (a container port): the workload policy's
+    port-level mode, else the composed workload, namespace or mesh mode."""
+    return merged_peer_authentication(state, mesh, namespace, pod_labels).for_port(port)

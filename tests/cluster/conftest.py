@@ -105,11 +105,11 @@ class Result:
 
 
 def kubectl(cp: ControlPlane, *args: str, user: str = "admin", timeout: float = 120,
-            env: dict[str, str] | None = None) -> Result:
+            env: dict[str, str] | None = None, input: str | None = None) -> Result:
     """The real kubectl, as `user`; `kubectl meshdebug ...` runs the installed plugin."""
     started = time.monotonic()
     proc = subprocess.run(["kubectl", *[str(a) for a in args]], capture_output=True, text=True,
-                          env={**cp.env(user), **(env or {})}, timeout=timeout)
+                          env={**cp.env(user), **(env or {})}, timeout=timeout, input=input)
     return Result(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - started)
 
 

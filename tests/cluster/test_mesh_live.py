@@ -242,3 +242,143 @@ def test_sync_diff_against_istiod(scenario_on_mesh, control_plane, istio_mesh):
         assert "outbound|8000||httpbin.foo.svc.cluster.local" in {r["name"] for r in rows}
     elif istio_mesh.scenario.broken is None:
         assert (result.code, rows) == (0, []), result.err
+
+
+def istioctl_describe(text: str) -> dict:
+    """istioctl x describe pod's text as data: the pod's revision and ports, per Service
+    its ports and, per port, the DestinationRule (subsets, TLS mode, policies) and the
+    VirtualService istioctl found in the pod's config dump, and the PeerAuthentication
+    block. Multi-port Services prefix each port's rules with `PORT:`."""
+    import re
+
+    doc: dict = {"services": {}, "no_service": False, "pa_ports": {}, "applied": []}
+    svc = port = section = None
+    for line in text.splitlines():
+        stripped = line.strip()
+        if line.startswith("Pod: "):
+            doc["pod"] = stripped[5:]
+        elif stripped.startswith("Pod Revision:"):
+            doc["revision"] = stripped.partition(":")[2].strip()
+        elif stripped.startswith("Pod Ports:"):
+            doc["ports"] = stripped.partition(":")[2].strip()
+        elif stripped == "Pod does not expose ports":
+            doc["ports"] = ""
+        elif stripped.startswith("Warning: No Kubernetes Services select pod"):
+            doc["no_service"] = True
+        elif line.startswith("Service: "):
+            svc = doc["services"].setdefault(stripped[9:], {"ports": [], "rules": {}})
+            port, section = None, "service"
+        elif stripped.startswith("Port: ") and section == "service":
+            svc["ports"].append(stripped[6:])
+        elif re.fullmatch(r"\d+:", line) and svc is not None:
+            port = int(line[:-1])
+        elif line.startswith(("DestinationRule: ", "VirtualService: ")) or (
+                port is not None and stripped.startswith(("DestinationRule: ",
+                                                          "VirtualService: "))):
+            kind, _, rest = stripped.partition(": ")
+            rules = svc["rules"].setdefault(port, {})
+            name = rest.split(" for ")[0]
+            rules[kind] = {"name": name, "lines": []}
+            if kind == "DestinationRule":
+                rules[kind]["host"] = rest.split(" for ", 1)[1].strip('"')
+            section = kind
+        elif stripped == "Effective PeerAuthentication:":
+            section = "pa"
+        elif stripped.startswith("Workload mTLS mode:"):
+            doc["pa_mode"] = stripped.partition(":")[2].strip()
+        elif section == "pa" and re.fullmatch(r"\d+: \w+", stripped):
+            number, _, mode = stripped.partition(": ")
+            doc["pa_ports"][number] = mode
+        elif stripped == "Applied PeerAuthentication:":
+            section = "applied"
+        elif section == "applied":
+            doc["applied"] = [n.strip() for n in stripped.split(",")]
+            section = None
+        elif section in ("DestinationRule", "VirtualService"):
+            svc["rules"][port][section]["lines"].append(stripped)
+    return doc
+
+
+def describe_both(cp, namespace: str, pod: str) -> tuple[dict, dict]:
+    """(describe -o json, istioctl x describe pod as data) for one pod."""
+    theirs = istioctl_describe(istioctl(cp, "x", "describe", "pod", pod, "-n", namespace))
+    result = kubectl(cp, "meshdebug", "describe", pod, "-n", namespace, "-o", "json")
+    assert result.code == 0, result.err
+    return result.json(), theirs
+
+
+def istioctl_protocol(port: dict) -> str:
+    """The protocol istioctl x describe prints for one of describe -o json's ports."""
+    if port["protocol_from"] != "sniffed":
+        return port["protocol"]
+    return "UnsupportedProtocol" if port["name"] else "auto-detect"
+
+
+def kname(ref: str, namespace: str) -> str:
+    """istioctl describe's name for an object: NAME in the namespace described, else
+    NAME.NAMESPACE."""
+    return dotted(ref).removesuffix(f".{namespace}")
+
+
+def test_describe_agrees_with_istioctl(scenario_on_mesh, control_plane, istio_mesh):
+    """describe POD beside istioctl x describe pod, for every sidecar of the scenario:
+    revision, ports, each Service's ports (name, number, protocol, target), the
+    DestinationRule with its subsets, TLS mode and policies, the VirtualService, the
+    effective PeerAuthentication and the ones applied. Where they differ by design, the
+    difference is in docs/conformance.md."""
+    scenario, _ = scenario_on_mesh
+    pods = sorted((ns, name) for (ns, name), pod in istio_mesh.pods.items() if pod.lab.sidecar)
+    assert pods
+    for namespace, pod in pods:
+        mine, theirs = describe_both(control_plane, namespace, pod)
+        where = f"{scenario.name}: {namespace}/{pod}"
+        assert mine["revision"] == theirs["revision"], (where, mine["revision"])
+        assert ", ".join(f"{p['port']}{'' if p['protocol'] == 'TCP' else '/' + p['protocol']}"
+                         f" ({p['container']})" for p in mine["pod_ports"]) == theirs["ports"], where
+        assert (mine["services"] == []) == theirs["no_service"], where
+        services = {s["name"].split("/", 1)[1]: s for s in mine["services"]}
+        assert set(services) == set(theirs["services"]), (where, set(theirs["services"]))
+        for name, svc in services.items():
+            their_svc = theirs["services"][name]
+            # istioctl: "Port: NAME PORT/PROTOCOL targets pod port N", UDP ports left out;
+            # a port Istio sniffs is "auto-detect" there when unnamed, else
+            # "UnsupportedProtocol" (the tool: protocol Unknown, protocol_from "sniffed")
+            assert [f"{p['name'] or ''} {p['port']}/{istioctl_protocol(p)}"
+                    f" targets pod port {p['target_port']}".lstrip()
+                    for p in svc["ports"] if p["protocol"] != "UDP"] == their_svc["ports"], \
+                (where, their_svc["ports"])
+            dr = svc["destination_rule"]
+            vss = {kname(v["name"], namespace) for v in svc["virtual_services"]
+                   if v.get("for_this_service") and v.get("applies_to_sidecars", True)}
+            for port, rules in their_svc["rules"].items():
+                their_dr = rules.get("DestinationRule")
+                assert (their_dr or {}).get("name") == (kname(dr["name"], namespace) if dr else None), \
+                    (where, port)
+                if their_dr:
+                    assert their_dr["host"] == dr["host"], (where, port)
+                    lines = their_dr["lines"]
+                    matching = next((ln.partition(":")[2].strip() for ln in lines
+                                     if ln.startswith("Matching subsets:")), "")
+                    assert matching == ",".join(dr["matching_subsets"]), (where, lines)
+                    tls = next((ln.partition(":")[2].strip() for ln in lines
+                                if ln.startswith("Traffic Policy TLS Mode:")), None)
+                    assert tls == dr["tls_mode"], (where, lines)
+                    policies = next((ln.partition(":")[2].strip() for ln in lines
+                                     if ln.startswith("Policies:")), "")
+                    assert policies == "/".join(dr["policies"]), (where, lines)
+                    assert ("No Traffic Policy" in lines) == (not dr["has_traffic_policy"]), \
+                        (where, lines)
+                their_vs = rules.get("VirtualService")
+                if their_vs:
+                    assert their_vs["name"] in vss, (where, port, vss)
+            if not any("VirtualService" in r for r in their_svc["rules"].values()):
+                assert not vss or svc["ports"] and all(
+                    p["protocol"] not in ("HTTP", "HTTP2", "GRPC") for p in svc["ports"]), \
+                    (where, vss)
+        pa = mine["peer_authentication"]
+        assert pa["mode"] == theirs["pa_mode"], (where, pa)
+        assert pa["port_modes"] == theirs["pa_ports"], (where, pa)
+        # istioctl always writes NAME.NAMESPACE here, and lists the root namespace's
+        # PeerAuthentications twice when the pod lives in the root namespace
+        assert sorted(dotted(n) for n in pa["applied"]) == sorted(set(theirs["applied"])), \
+            (where, theirs["applied"])

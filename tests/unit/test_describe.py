@@ -87,7 +87,7 @@ spec: {mtls: {mode: STRICT}}
 """)
     result = run("describe", "web-1", "-n", "shop", "-f", manifest)
     assert result.code == 0, result.err
-    assert "targets 8080 (NOT DECLARED by the pod)" in result.out
+    assert "targets pod port 8080 (NOT DECLARED by the pod)" in result.out
     assert "mTLS STRICT (PeerAuthentication istio-system/default)" in result.out
     assert "makes clients send plaintext to port 80" in result.out
 

@@ -79,6 +79,15 @@ def test_hosts():
     ({"name": "web", "port": 80}, ("Unknown", "sniffed")),
     ({"port": 80}, ("Unknown", "sniffed")),
     ({"name": "dns", "port": 53, "protocol": "UDP"}, ("UDP", "protocol")),
+    # istiod's kube.ConvertProtocol: an appProtocol it does not know is not rescued by the
+    # name; Kubernetes' own appProtocols; unknown names on the ports it never sniffs
+    ({"name": "http", "port": 80, "appProtocol": "custom"}, ("Unknown", "sniffed")),
+    ({"name": "web", "port": 80, "appProtocol": "kubernetes.io/h2c"}, ("HTTP2", "appProtocol")),
+    ({"name": "web", "port": 80, "appProtocol": "kubernetes.io/wss"}, ("HTTPS", "appProtocol")),
+    ({"name": "db", "port": 3306}, ("TCP", "well-known port")),
+    ({"port": 27017}, ("TCP", "well-known port")),
+    ({"name": "h2c", "port": 80}, ("Unknown", "sniffed")),
+    ({"name": "GRPC-Web-ui", "port": 80}, ("GRPC-Web", "name")),
 ])
 def test_port_protocol(port, expected):
     assert port_protocol(port) == expected
@@ -141,16 +150,20 @@ def test_expected_tls_port_level_and_subset_override():
     assert policy.expected_client_tls(rule, mesh, 8000, "legacy").mode == "none"
 
 
-def test_peer_authentication_levels():
-    def pa(name, ns, mode, selector=None, ports=None):
-        spec = {"mtls": {"mode": mode}} if mode else {}
-        if selector:
-            spec["selector"] = {"matchLabels": selector}
-        if ports:
-            spec["portLevelMtls"] = ports
-        return {"apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication",
-                "metadata": {"name": name, "namespace": ns}, "spec": spec}
+def pa(name, ns, mode, selector=None, ports=None, created=None):
+    spec = {"mtls": {"mode": mode}} if mode else {}
+    if selector:
+        spec["selector"] = {"matchLabels": selector}
+    if ports:
+        spec["portLevelMtls"] = ports
+    metadata = {"name": name, "namespace": ns}
+    if created:
+        metadata["creationTimestamp"] = created
+    return {"apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication",
+            "metadata": metadata, "spec": spec}
 
+
+def test_peer_authentication_levels():
     s = state(pa("mesh", "istio-system", "STRICT"), pa("ns", "foo", "PERMISSIVE"),
               pa("wl", "foo", "UNSET", {"app": "db"}, {"5432": {"mode": "DISABLE"}}))
     mesh = MeshConfig()
@@ -159,6 +172,25 @@ def test_peer_authentication_levels():
     assert policy.peer_auth_mode(s, mesh, "foo", {"app": "db"}, 5432).mode == "DISABLE"
     assert policy.peer_auth_mode(s, mesh, "foo", {"app": "db"}, 80).mode == "PERMISSIVE"
     assert policy.peer_auth_mode(state(), mesh, "foo", {}).mode == "PERMISSIVE"
+
+
+def test_peer_authentication_composes_as_istiod():
+    """ComposePeerAuthentication: the oldest policy of each level counts, a selector in
+    the root namespace is listed but ignored, an UNSET port inherits the workload's mode."""
+    s = state(pa("newer", "foo", "DISABLE", created="2026-02-01T00:00:00Z"),
+              pa("older", "foo", "STRICT", created="2026-01-01T00:00:00Z"),
+              pa("root-selector", "istio-system", "DISABLE", {"app": "db"},
+                 created="2025-01-01T00:00:00Z"),
+              pa("wl", "foo", None, {"app": "db"},
+                 {"5432": {"mode": "UNSET"}, "9000": {"mode": "PERMISSIVE"}},
+                 created="2026-03-01T00:00:00Z"))
+    merged = policy.merged_peer_authentication(s, MeshConfig(), "foo", {"app": "db"})
+    assert merged.mode == "STRICT" and merged.mode_source == "PeerAuthentication foo/older"
+    assert merged.per_port == {5432: "STRICT", 9000: "PERMISSIVE"}
+    assert sorted(merged.applied) == ["foo/newer", "foo/older", "foo/wl",
+                                      "istio-system/root-selector"]
+    assert policy.peer_auth_mode(s, MeshConfig(), "foo", {"app": "db"}, 9000).source == \
+        "PeerAuthentication foo/wl (port 9000)"
 
 
 def test_mesh_config_parsing():
