@@ -8,6 +8,7 @@ calling their type, never by repeating an id as a string.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,6 +74,13 @@ class FindingType:
     @property
     def docs(self) -> str:
         return f"docs/checks/{self.id}.md"
+
+    @property
+    def peer_codes(self) -> list[str]:
+        """The istioctl (ISTnnnn) and Kiali (KIAnnnn) codes of the messages this type
+        matches, from the title's closing parenthesis: `... (IST0118, KIA0601)`."""
+        found = re.search(r"\(([A-Z0-9, ]+)\)$", self.title)
+        return re.findall(r"\b(?:IST|KIA)\d{4}\b", found.group(1)) if found else []
 
     @property
     def explain(self) -> str:

@@ -38,7 +38,8 @@ HTTP2_PORT_HTTP1_APP = FindingType(
 
 PORT_NAME_UNRECOGNIZED = FindingType(
     "port-name-unrecognized", "info",
-    "A Service port name names no protocol Istio knows (IST0118)", kinds=("Service",))
+    "A Service port's name or appProtocol names no protocol Istio knows (IST0118, KIA0601, "
+    "KIA0602)", kinds=("Service",))
 
 EXTERNALNAME_PORT_NAME_INVALID = FindingType(
     "externalname-port-name-invalid", "warning",
@@ -139,10 +140,13 @@ def port_name_unrecognized(ctx: AuditContext) -> list[Finding]:
         for port in _ports(svc):
             if follows_convention(port):
                 continue
+            what = (f"appProtocol {one_line(str(port['appProtocol']))!r}"
+                    if port.get("appProtocol") is not None else
+                    f"({one_line(str(port.get('name') or 'no name'))})")
             findings.append(PORT_NAME_UNRECOGNIZED(
-                f"{ref(svc)} port {port.get('port')} ({port.get('name') or 'no name'}) names no "
-                "protocol: Istio will sniff it, which adds latency and cannot work for "
-                "server-first protocols",
+                f"{ref(svc)} port {port.get('port')} {what} names no protocol Istio knows: "
+                "Istio will sniff it, which adds latency and cannot work for server-first "
+                "protocols",
                 [Evidence(ref(svc), _port_text(port))],
                 fix="Name the port <protocol>[-suffix] (http, http2, grpc, tcp, tls, https, "
                     "mongo, mysql, redis) or set appProtocol.",

@@ -26,7 +26,7 @@ Obj = dict[str, Any]
 
 VS_HOST_NOT_FOUND = FindingType(
     "vs-host-not-found", "error",
-    "A VirtualService routes to a host or port that does not exist (IST0101)",
+    "A VirtualService routes to a host or port that does not exist (IST0101, KIA1101)",
     kinds=("VirtualService", "Service", "ServiceEntry"),
     explains=("route-not-found", "cluster-not-found"))
 
@@ -36,21 +36,27 @@ VS_PORT_REQUIRED = FindingType(
 
 VS_SUBSET_UNDEFINED = FindingType(
     "vs-subset-undefined", "error",
-    "A VirtualService routes to a subset no DestinationRule defines (IST0101)",
+    "A VirtualService routes to a subset no DestinationRule defines (IST0101, KIA1107)",
     kinds=("VirtualService", "DestinationRule", "Service", "ServiceEntry", "ConfigMap"),
     proxy=("routes", "clusters", "log"),
     explains=("cluster-not-found",))
 
 DR_HOST_NOT_FOUND = FindingType(
     "dr-host-not-found", "warning",
-    "A DestinationRule's host matches no Service or ServiceEntry (IST0174)",
+    "A DestinationRule's host matches no Service or ServiceEntry (IST0174, KIA0202)",
     kinds=("DestinationRule", "Service", "ServiceEntry"))
 
 SUBSET_NO_PODS = FindingType(
-    "subset-no-pods", "error", "A DestinationRule subset selects no pod of its Service (IST0173)",
+    "subset-no-pods", "error",
+    "A DestinationRule subset selects no pod of its Service (IST0173, KIA0203)",
     kinds=("DestinationRule", "Service", "ServiceEntry", "Pod", "Node", "ConfigMap"),
     proxy=("routes", "clusters", "statuses", "log"),
     explains=("no-endpoints",))
+
+SUBSET_NO_LABELS = FindingType(
+    "subset-no-labels", "warning",
+    "A DestinationRule subset has no labels: it is every endpoint of the host (KIA0209)",
+    kinds=("DestinationRule",))
 
 DR_DUPLICATE_HOST = FindingType(
     "dr-duplicate-host", "warning", "Two DestinationRules in one namespace are for the same host",
@@ -213,6 +219,27 @@ def subset_no_pods(ctx: AuditContext) -> list[Finding]:
                                     names=[svc.namespace])
                      + "), or deploy the missing version."),
                 resource=ref(dr), weight=3))
+    return findings
+
+
+def subset_no_labels(ctx: AuditContext) -> list[Finding]:
+    """Kiali's subsetnolabels: a subset without labels selects every endpoint, so routing
+    to it splits nothing (usually the labels were forgotten or mis-indented)."""
+    findings = []
+    for dr in ctx.list("DestinationRule"):
+        if not ctx.in_scope(dr):
+            continue
+        for i, subset in enumerate((dr.get("spec") or {}).get("subsets") or []):
+            if not isinstance(subset, dict) or subset.get("labels"):
+                continue
+            name = one_line(str(subset.get("name") or ""))
+            findings.append(SUBSET_NO_LABELS(
+                f"subset {name!r} of {ref(dr)} has no labels: it selects every endpoint of "
+                f"{policy.dr_host(dr)}, so a route to it is a route to the whole host",
+                [Evidence(ref(dr), f"subsets[{i}] ({name}): no labels")],
+                fix=(f"Give the subset the labels of its pods:\n  subsets:\n  - name: {name}\n"
+                     f"    labels:\n      version: {name}"),
+                resource=ref(dr)))
     return findings
 
 

@@ -9,7 +9,6 @@ CODE is a finding id (`subset-no-pods`) or the Istio analyzer code its type carr
 from __future__ import annotations
 
 import fnmatch
-import re
 from typing import Any
 
 from kubectl_meshdebug.checks.finding import Finding
@@ -17,12 +16,12 @@ from kubectl_meshdebug.errors import UsageError
 from kubectl_meshdebug.kube.state import meta
 
 ANNOTATION = "galley.istio.io/analyze-suppress"
-_CODE = re.compile(r"\((IST\d{4})\)")
 
 
 def codes_of(finding: Finding) -> set[str]:
-    """The names a suppression may give a finding: its id and its Istio code, if any."""
-    return {finding.id} | set(_CODE.findall(finding.type.title))
+    """The names a suppression may give a finding: its id and its istioctl or Kiali
+    codes, if any."""
+    return {finding.id} | set(finding.type.peer_codes)
 
 
 def _object_of(finding: Finding) -> tuple[str, str, str, str]:

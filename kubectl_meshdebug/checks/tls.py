@@ -25,7 +25,7 @@ MESH_WIDE_HOSTS = {"*", "*.local", "*.cluster.local", "*.svc.cluster.local"}
 
 DR_TLS_OVERRIDES_MTLS = FindingType(
     "dr-tls-overrides-mtls", "error",
-    "A DestinationRule without `tls` replaces the mesh-wide ISTIO_MUTUAL",
+    "A DestinationRule without `tls` replaces the mesh-wide ISTIO_MUTUAL (KIA0204)",
     kinds=("DestinationRule", "PeerAuthentication", "ConfigMap", "Service", "ServiceEntry",
            "Pod"),
     proxy=("clusters", "routes", "listeners", "log"),
@@ -33,7 +33,8 @@ DR_TLS_OVERRIDES_MTLS = FindingType(
 
 TLS_MODE_MISMATCH = FindingType(
     "tls-mode-mismatch", "error",
-    "Client TLS (DestinationRule) contradicts what the server's sidecar accepts",
+    "Client TLS (DestinationRule) contradicts what the server's sidecar accepts (KIA0207, KIA0208, "
+    "KIA0505, KIA0506)",
     kinds=("DestinationRule", "PeerAuthentication", "ConfigMap", "Service", "ServiceEntry",
            "Pod"),
     proxy=("clusters", "routes", "listeners", "log"),
@@ -44,6 +45,19 @@ PEERAUTH_STRICT_PLAINTEXT_CLIENT = FindingType(
     "A client without a sidecar calls a server that requires mTLS",
     kinds=("PeerAuthentication", "Pod", "Service", "ConfigMap"),
     explains=("upstream-connect-failure",))
+
+PEERAUTH_STRICT_WITHOUT_CLIENT_MTLS = FindingType(
+    "peerauth-strict-without-client-mtls", "error",
+    "mTLS is STRICT for the mesh or a namespace, auto mTLS is off and no DestinationRule "
+    "makes clients send it (KIA0401, KIA0501)",
+    kinds=("PeerAuthentication", "DestinationRule", "ConfigMap"),
+    explains=("upstream-connect-failure",))
+
+DR_MTLS_WITHOUT_PEERAUTH = FindingType(
+    "dr-mtls-without-peerauth", "info",
+    "A mesh- or namespace-wide DestinationRule sends ISTIO_MUTUAL, auto mTLS is off and no "
+    "PeerAuthentication enables mTLS there (KIA0205, KIA0206)",
+    kinds=("PeerAuthentication", "DestinationRule", "ConfigMap"))
 
 SIDECAR_MISSING = FindingType(
     "sidecar-missing", "info", "A pod on the call's path has no sidecar",
@@ -162,6 +176,70 @@ def tls_mode_mismatch_audit(ctx: AuditContext) -> list[Finding]:
                  "Set the mesh-wide DestinationRule's tls.mode to DISABLE as well, or keep "
                  "PeerAuthentication PERMISSIVE."),
             resource=ref(pa), weight=3))
+    return findings
+
+
+def peerauth_strict_without_client_mtls(ctx: AuditContext) -> list[Finding]:
+    """With auto mTLS off, clients send mTLS only where a DestinationRule says
+    ISTIO_MUTUAL: a STRICT mesh or namespace without such a rule rejects every call from
+    a client that has none (Kiali's MeshMtlsChecker and NamespaceMtlsChecker)."""
+    if ctx.mesh.auto_mtls:
+        return []
+    findings = []
+    for pa in ctx.list("PeerAuthentication"):
+        spec = pa.get("spec") if isinstance(pa.get("spec"), dict) else {}
+        if not ctx.in_scope(pa) or spec.get("selector") or _pa_mode(pa) != "STRICT":
+            continue
+        namespace = str(meta(pa).get("namespace"))
+        mesh_wide = namespace == ctx.mesh.root_namespace
+        dr = _wide_dr(ctx, None if mesh_wide else namespace)
+        if dr is not None and _tls_mode(dr) == "ISTIO_MUTUAL":
+            continue
+        scope = "the mesh" if mesh_wide else f"namespace {namespace}"
+        host = "*.local" if mesh_wide else f"*.{one_line(namespace)}.svc.cluster.local"
+        findings.append(PEERAUTH_STRICT_WITHOUT_CLIENT_MTLS(
+            f"{ref(pa)} requires mTLS for {scope}, but auto mTLS is off and no DestinationRule "
+            f"for {host} sends ISTIO_MUTUAL: a client without its own rule sends plaintext "
+            "and the server sidecar resets the call (503 UC)",
+            [Evidence(ref(pa), "mtls.mode: STRICT"),
+             Evidence(ctx.mesh.source, "enableAutoMtls: false")]
+            + ([Evidence(ref(dr), f"tls.mode: {_tls_mode(dr)}")] if dr is not None else []),
+            fix=(f"Add a DestinationRule that makes clients send mTLS to {scope}:\n"
+                 f"  spec:\n    host: \"{host}\"\n    trafficPolicy:\n      tls:\n"
+                 "        mode: ISTIO_MUTUAL\nor turn on enableAutoMtls in the mesh config."),
+            resource=ref(pa), weight=3))
+    return findings
+
+
+def dr_mtls_without_peerauth(ctx: AuditContext) -> list[Finding]:
+    """Kiali's MeshWideMTLSChecker and NamespaceWideMTLSChecker: a DestinationRule sending
+    ISTIO_MUTUAL everywhere with no PeerAuthentication saying the servers take it. It works
+    (Istio's default is PERMISSIVE), so this is information, not an error."""
+    if ctx.mesh.auto_mtls:
+        return []
+    findings = []
+    for dr in ctx.list("DestinationRule"):
+        if not ctx.in_scope(dr) or _tls_mode(dr) != "ISTIO_MUTUAL":
+            continue
+        host = str((dr.get("spec") or {}).get("host") or "")
+        namespace = _namespace_of_wide_host(policy.dr_host(dr))
+        if host != "*.local" and namespace != meta(dr).get("namespace"):
+            continue
+        modes = [_pa_mode(_scope_pa(ctx, None))]
+        if host != "*.local":
+            modes.append(_pa_mode(_scope_pa(ctx, namespace)))
+        if any(m in ("STRICT", "PERMISSIVE") for m in modes):
+            continue
+        scope = "the mesh" if host == "*.local" else f"namespace {namespace}"
+        findings.append(DR_MTLS_WITHOUT_PEERAUTH(
+            f"{ref(dr)} makes clients send ISTIO_MUTUAL to {scope}, but no PeerAuthentication "
+            f"enables mTLS for {scope}: it works only because Istio's default is PERMISSIVE",
+            [Evidence(ref(dr), f"host {one_line(host)}: tls.mode ISTIO_MUTUAL"),
+             Evidence(ctx.mesh.source, "enableAutoMtls: false")],
+            fix=(f"State the servers' side too, with a PeerAuthentication in "
+                 f"{one_line(namespace or ctx.mesh.root_namespace)}:\n  spec:\n    mtls:\n"
+                 "      mode: STRICT   # or PERMISSIVE while clients migrate"),
+            resource=ref(dr)))
     return findings
 
 

@@ -37,10 +37,13 @@ from kubectl_meshdebug.errors import EXIT_FINDINGS, EXIT_OK, UsageError
 @click.pass_context
 def audit(ctx: click.Context, checks: tuple[str, ...], severity: str, suppress: tuple[str, ...],
           failure_threshold: str) -> int:
-    """Check Services, DestinationRules, VirtualServices and PeerAuthentications for the
-    mistakes that break traffic: port 443 named http, subsets without pods, routes to
-    subsets or hosts that do not exist, duplicate rules, and mTLS modes that contradict
-    each other. Exit code 1 when there are errors.
+    """Check the mesh's configuration for the mistakes that break traffic, as istioctl
+    analyze and Kiali do: Services (port 443 named http, unnamed ports), DestinationRules
+    (subsets without pods, TLS that overrides mTLS), VirtualServices (routes to hosts or
+    subsets that do not exist, weights, gateways), PeerAuthentications, AuthorizationPolicies,
+    Sidecars, Gateways, ServiceEntries, EnvoyFilters, WorkloadGroups and the workloads'
+    annotations. Each finding names its istioctl message or Kiali code. Exit code 1 when
+    there are errors (see --failure-threshold).
     """
     from kubectl_meshdebug.checks.registry import audit_ids
     from kubectl_meshdebug.checks.runner import run_audit

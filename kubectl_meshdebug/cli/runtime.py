@@ -57,6 +57,8 @@ LIMITS = {
     "Sidecar": "Sidecar resources: egress limits unknown",
     "VirtualService": "VirtualServices: routes defined there unknown",
     "MutatingWebhookConfiguration": "webhooks: Istio's default injector assumed",
+    "ServiceAccount": "service accounts: AuthorizationPolicy principals and WorkloadGroup "
+                      "accounts not checked",
 }
 
 

@@ -28,6 +28,7 @@ KINDS = {
         Kind("Namespace", "", ("v1",), "namespaces", namespaced=False),
         Kind("Node", "", ("v1",), "nodes", namespaced=False),
         Kind("ConfigMap", "", ("v1",), "configmaps"),
+        Kind("ServiceAccount", "", ("v1",), "serviceaccounts"),
         Kind("Event", "", ("v1",), "events"),
         Kind("EndpointSlice", "discovery.k8s.io", ("v1",), "endpointslices"),
         Kind("Deployment", "apps", ("v1",), "deployments"),
@@ -43,7 +44,15 @@ KINDS = {
         Kind("ServiceEntry", "networking.istio.io", _NET, "serviceentries"),
         Kind("Sidecar", "networking.istio.io", _NET, "sidecars"),
         Kind("Gateway", "networking.istio.io", _NET, "gateways"),
+        Kind("WorkloadGroup", "networking.istio.io", ("v1", "v1beta1", "v1alpha3"),
+             "workloadgroups"),
+        Kind("EnvoyFilter", "networking.istio.io", ("v1alpha3",), "envoyfilters"),
         Kind("PeerAuthentication", "security.istio.io", ("v1", "v1beta1"), "peerauthentications"),
+        Kind("AuthorizationPolicy", "security.istio.io", ("v1", "v1beta1"),
+             "authorizationpolicies"),
+        Kind("RequestAuthentication", "security.istio.io", ("v1", "v1beta1"),
+             "requestauthentications"),
+        Kind("Telemetry", "telemetry.istio.io", ("v1", "v1alpha1"), "telemetries"),
     )
 }
 

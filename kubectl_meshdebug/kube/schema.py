@@ -50,7 +50,7 @@ _MATCH = {"name": str, "uri": _STRING_MATCH, "authority": _STRING_MATCH, "method
 _ROUTES = [{"route": [{"destination": _DESTINATION, "weight": int}],
             "match": [_MATCH], "mirror": _DESTINATION,
             "mirrors": [{"destination": _DESTINATION}], "timeout": str, "name": str}]
-_CONTAINER = {"name!": str, "image": str, "ports": [{"containerPort!": int, "name": str,
+_CONTAINER = {"name": str, "image": str, "ports": [{"containerPort!": int, "name": str,
                                                     "protocol": str}]}
 _POD_SPEC = {"containers": [_CONTAINER], "initContainers": [_CONTAINER],
              "nodeName": str, "hostNetwork": bool, "serviceAccountName": str}

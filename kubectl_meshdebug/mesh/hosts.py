@@ -27,6 +27,19 @@ def host_matches(pattern: str, fqdn: str) -> bool:
     return pattern == fqdn
 
 
+def names_match(a: str, b: str) -> bool:
+    """Istio's host.Name.Matches, where either side may be a `*.suffix` wildcard: two
+    wildcards match when one suffix ends the other."""
+    a, b = a.lower(), b.lower()
+    if a.startswith("*") and b.startswith("*"):
+        return b[1:].endswith(a[1:]) if len(a) < len(b) else a[1:].endswith(b[1:])
+    if a.startswith("*"):
+        return b.endswith(a[1:])
+    if b.startswith("*"):
+        return a.endswith(b[1:])
+    return a == b
+
+
 def specificity(pattern: str) -> tuple[int, int]:
     """Sort key: exact hosts first, then longer wildcards (Istio's most-specific-wins)."""
     return (0 if not pattern.startswith("*") else 1, -len(pattern))

@@ -1,8 +1,9 @@
-"""Mesh-wide settings from the `istio` ConfigMap: root namespace and auto mTLS."""
+"""Mesh-wide settings from the `istio` ConfigMap: root namespace, auto mTLS, outbound
+policy and the proxies' metadata."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from kubectl_meshdebug.kube.state import ClusterState
@@ -14,6 +15,11 @@ class MeshConfig:
     auto_mtls: bool = True
     source: str = "Istio defaults"
     outbound_policy: str = "ALLOW_ANY"  # outboundTrafficPolicy.mode (Istio's default)
+    # defaultConfig.proxyMetadata: the proxies' environment (DNS capture, auto-allocation)
+    proxy_metadata: dict[str, str] = field(default_factory=dict)
+    # defaultProviders.accessLogging: what an access-logging Telemetry without providers uses
+    default_access_log_providers: list[str] = field(default_factory=list)
+    trust_domain: str = "cluster.local"  # the SPIFFE trust domain of workload identities
 
 
 def parse_mesh(text: str, source: str, istio_namespace: str = "istio-system") -> MeshConfig:
@@ -30,11 +36,20 @@ def parse_mesh(text: str, source: str, istio_namespace: str = "istio-system") ->
     auto = doc.get("enableAutoMtls")
     policy = doc.get("outboundTrafficPolicy")
     mode = policy.get("mode") if isinstance(policy, dict) else None
+    default_config = doc.get("defaultConfig")
+    metadata = default_config.get("proxyMetadata") if isinstance(default_config, dict) else None
+    providers = doc.get("defaultProviders")
+    access_logs = providers.get("accessLogging") if isinstance(providers, dict) else None
     return MeshConfig(
+        default_access_log_providers=[str(p) for p in access_logs]
+        if isinstance(access_logs, list) else [],
+        proxy_metadata={str(k): str(v).lower() if isinstance(v, bool) else str(v)
+                        for k, v in metadata.items()} if isinstance(metadata, dict) else {},
         root_namespace=str(doc.get("rootNamespace") or istio_namespace),
         auto_mtls=True if auto is None else bool(auto),
         source=source,
         outbound_policy="REGISTRY_ONLY" if mode == "REGISTRY_ONLY" else "ALLOW_ANY",
+        trust_domain=str(doc.get("trustDomain") or "cluster.local"),
     )
 
 

@@ -16,7 +16,16 @@ from kubectl_meshdebug.kube.state import ClusterState, ManifestSource
 from tests.helpers import DATA
 
 INPUTS = sorted((DATA / "istio" / "analyzers").glob("*.yaml")) + sorted(
-    (DATA / "kiali" / "validations").rglob("*.yaml"))
+    (DATA / "kiali" / "validations").rglob("*.yaml")) + sorted(
+    (DATA / "kiali" / "upstream").rglob("*.yaml"))
+
+
+def _kiali_cases() -> list[tuple[str, list[dict]]]:
+    """The scenarios transcribed from Kiali's checker tests, each as its objects."""
+    import yaml
+
+    cases = yaml.safe_load((DATA / "kiali" / "checkers" / "cases.yaml").read_text())["cases"]
+    return [(case["name"], case["objects"]) for case in cases]
 
 
 def _lab_manifests() -> list[tuple[str, list[dict]]]:
@@ -47,7 +56,7 @@ def _read_by(check, path: Path | tuple[str, list[dict]]) -> set[str]:
 @pytest.mark.parametrize("check", AUDIT_CHECKS, ids=lambda c: c.name)
 def test_audit_check_reads_what_it_declares(check):
     union: set[str] = set()
-    for path in INPUTS + _lab_manifests():
+    for path in INPUTS + _kiali_cases() + _lab_manifests():
         seen = _read_by(check, path)
         assert seen <= check.kinds | BASE_KINDS, (path, seen - check.kinds)
         union |= seen
