@@ -55,6 +55,8 @@ HOP_OF: dict[str, str] = {
     "outlier-ejected": "endpoints",
     "peerauth-strict-plaintext-client": "server",
     "upstream-connect-failure": "server",
+    "authz-denied": "server",
+    "jwt-rejected": "server",
     "target-port-not-listening": "app",
     "upstream-protocol-error": "app",
     "http2-port-http1-app": "app",

@@ -16,6 +16,7 @@ from kubectl_meshdebug.checks import (
     authz_policies,
     authz_rules,
     counters,
+    denials,
     envoyfilters,
     exportto,
     gateways,
@@ -206,6 +207,8 @@ WHY503_CHECKS: list[Check] = [
           (upstream.APP_RESETS_CONNECTION,)),
     Check("upstream-connect-failure", upstream.upstream_connect_failure,
           (upstream.UPSTREAM_CONNECT_FAILURE,)),
+    Check("authz-denied", denials.authz_denied, (denials.AUTHZ_DENIED,)),
+    Check("jwt-rejected", denials.jwt_rejected, (denials.JWT_REJECTED,)),
     Check("failures-unexplained", counters.failures_unexplained,
           (counters.FAILURES_UNEXPLAINED,)),
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kubectl_meshdebug.checks.denials import AUTHZ_DENIED, JWT_REJECTED
 from kubectl_meshdebug.checks.paths import CLUSTER_NOT_FOUND, NO_ENDPOINTS, ROUTE_NOT_FOUND
 from kubectl_meshdebug.checks.routing import VS_SUBSET_UNDEFINED
 from kubectl_meshdebug.checks.tls import TLS_MODE_MISMATCH
@@ -36,6 +37,7 @@ BY_DETAIL = {
     "CERTIFICATE_VERIFY_FAILED": UPSTREAM_CONNECT_FAILURE,
     "SSLV3_ALERT_HANDSHAKE_FAILURE": UPSTREAM_CONNECT_FAILURE,
     "TLSV1_ALERT_UNKNOWN_CA": UPSTREAM_CONNECT_FAILURE,
+    "denied:rbac": AUTHZ_DENIED, "denied:ext_authz": AUTHZ_DENIED, "denied:jwt": JWT_REJECTED,
 }
 
 
@@ -43,7 +45,8 @@ def likely_finding(entry: AccessLogEntry, detail: str = "") -> str:
     """The id of the finding that usually explains this line ("" when none does)."""
     by_flag = next((BY_FLAG[f] for f in entry.flags if f in BY_FLAG), None)
     by_detail = BY_DETAIL.get(detail)
-    if by_detail is not None and (by_flag is None or detail in DECISIVE):
+    if by_detail is not None and (by_flag is None or detail in DECISIVE
+                                  or detail.startswith("denied:")):
         return by_detail.id
     return by_flag.id if by_flag is not None else ""
 

@@ -95,6 +95,7 @@ def render(printer: Printer, doc: dict[str, Any]) -> None:
     for svc in doc["services"]:
         _render_service(printer, svc, doc["auto_mtls"])
     _render_peer_authentication(printer, doc.get("peer_authentication"))
+    _render_authorization(printer, doc)
     for warning in doc["warnings"]:
         printer.line(printer.style("WARNING: ", "yellow", bold=True) + warning)
 
@@ -147,6 +148,23 @@ def _render_service(printer: Printer, svc: dict[str, Any], auto_mtls: bool) -> N
             printer.line(f"   Route to host \"{r['host']}\"{subset}{weight}")
         for m in vs["matches"]:
             printer.line(f"   Match: {m}")
+
+
+def _render_authorization(printer: Printer, doc: dict[str, Any]) -> None:
+    """The AuthorizationPolicies and RequestAuthentications that apply to the pod (shown
+    only when there are some: istioctl prints none of this)."""
+    policies = doc.get("authorization_policies") or []
+    if policies:
+        printer.line("Applied AuthorizationPolicy:")
+        for p in policies:
+            rules = "no rules: allows nothing" if p["action"] == "ALLOW" and not p["rules"] \
+                else f"{p['rules']} rule(s)"
+            printer.line(f"   {p['name']} ({p['action']}, {rules})")
+        if any(p["action"] == "ALLOW" for p in policies):
+            printer.line("   requests no ALLOW rule matches are denied (403 RBAC: access denied)")
+    if doc.get("request_authentications"):
+        printer.line("Applied RequestAuthentication:")
+        printer.line("   " + ", ".join(doc["request_authentications"]))
 
 
 def _render_peer_authentication(printer: Printer, pa: dict[str, Any] | None) -> None:

@@ -115,6 +115,38 @@ class ClusterRecord:
     raw: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class RbacEngine:
+    """One RBAC filter's rules (or shadow rules) as istiod wrote them: ALLOW, DENY or LOG,
+    and the names of its policies (`ns[NS]-policy[NAME]-rule[N]`)."""
+
+    action: str
+    policies: tuple[str, ...]
+    layer: str  # "http" or "network"
+    shadow: bool = False
+
+
+_RBAC_FILTERS = {"envoy.filters.http.rbac": "http", "envoy.filters.network.rbac": "network"}
+
+
+def rbac_engines(name: str, typed: dict[str, Any]) -> list[RbacEngine]:
+    """The RBAC engines of one filter's config (`rules` and `shadow_rules`)."""
+    layer = _RBAC_FILTERS.get(name) or (
+        "http" if "filters.http.rbac" in str(typed.get("@type", "")) else
+        "network" if "filters.network.rbac" in str(typed.get("@type", "")) else "")
+    if not layer:
+        return []
+    out = []
+    for key, shadow in (("rules", False), ("shadow_rules", True)):
+        rules = typed.get(key)
+        if not isinstance(rules, dict):
+            continue
+        policies = rules.get("policies")
+        names = tuple(sorted(str(n) for n in policies)) if isinstance(policies, dict) else ()
+        out.append(RbacEngine(str(rules.get("action") or "ALLOW"), names, layer, shadow))
+    return out
+
+
 @dataclass
 class FilterChainInfo:
     name: str
@@ -125,6 +157,8 @@ class FilterChainInfo:
     route_config: str
     inline_routes: dict[str, Any] | None
     tcp_cluster: str
+    # RBAC engines on the chain (HTTP and network filters): what a request must pass
+    rbac: list[RbacEngine] = field(default_factory=list)
 
     @property
     def protocol(self) -> str:
@@ -575,11 +609,20 @@ def chain_info(chain: dict[str, Any]) -> FilterChainInfo:
     route_config = ""
     inline = None
     tcp_cluster = ""
+    rbac: list[RbacEngine] = []
     for flt, name in zip(filters, names, strict=True):
         typed = flt.get("typed_config") or flt.get("config") or {}
+        if not isinstance(typed, dict):
+            continue
+        rbac += rbac_engines(name, typed)
         if name == _HCM_NAMES[0]:
             route_config = str((typed.get("rds") or {}).get("route_config_name", ""))
             inline = typed.get("route_config")
+            for http_filter in typed.get("http_filters") or []:
+                if isinstance(http_filter, dict) and isinstance(http_filter.get("typed_config"),
+                                                                dict):
+                    rbac += rbac_engines(str(http_filter.get("name", "")),
+                                         http_filter["typed_config"])
         elif name == _TCP_NAMES[0]:
             tcp_cluster = str(typed.get("cluster", "")) or ",".join(
                 c.get("name", "") for c in (typed.get("weighted_clusters") or {}).get("clusters", [])
@@ -601,6 +644,7 @@ def chain_info(chain: dict[str, Any]) -> FilterChainInfo:
         route_config=route_config,
         inline_routes=inline,
         tcp_cluster=tcp_cluster,
+        rbac=rbac,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kubectl_meshdebug.envoy.accesslog import AccessLogEntry
+from kubectl_meshdebug.envoy.denials import find_denial
 from kubectl_meshdebug.envoy.flags import FLAGS, failure_meaning
 
 # Details that say more than the flag itself, so they are spelled out even with flags.
@@ -18,11 +19,16 @@ def explain_entry(entry: AccessLogEntry) -> dict[str, Any]:
     for code in entry.flags:
         flag = FLAGS.get(code)
         words.append(f"{code} = {flag.name}: {flag.meaning}" if flag else f"{code}: unknown flag")
+    denial = find_denial(f"{entry.details} {entry.termination}")
+    if denial is not None:  # a 403/401 the mesh made on purpose: no flag, only the detail
+        words.append(denial.words())
+        return {"explanation": "; ".join(words), "detail": f"denied:{denial.filter}",
+                "denied_by": denial.policy_ref}
     needle, meaning = failure_meaning(f"{entry.details} {entry.transport_failure}")
     if meaning and (not entry.flags or needle in DECISIVE):
         words.append(meaning)
     return {"explanation": "; ".join(words) or ("ok" if entry.status < 400 else ""),
-            "detail": needle}
+            "detail": needle, "denied_by": ""}
 
 
 def status_matches(entry: AccessLogEntry, wanted: str) -> bool:

@@ -406,6 +406,32 @@ def four_services() -> LabMesh:
                                       retries])
 
 
+def _authorization_policy(name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    return {"apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy",
+            "metadata": {"name": name, "namespace": "foo"}, "spec": spec}
+
+
+def authz_allow_other() -> LabMesh:
+    """httpbin allows only reviews' identity: sleep matches no ALLOW rule, and its
+    sidecar answers 403 (rbac_access_denied_matched_policy[none])."""
+    allow = _authorization_policy("httpbin-callers", {
+        "selector": {"matchLabels": {"app": "httpbin"}}, "action": "ALLOW",
+        "rules": [{"from": [{"source": {"principals": ["cluster.local/ns/foo/sa/reviews"]}}]}]})
+    svc = LabService("httpbin", pods=[httpbin_pod()])
+    return LabMesh([svc], objects=[MESH_STRICT, mesh_config(), allow])
+
+
+def authz_deny_namespace() -> LabMesh:
+    """A DENY policy for calls from namespace foo: sleep's calls match its rule 0, and
+    httpbin's sidecar names the policy (ns[foo]-policy[deny-foo]-rule[0])."""
+    deny = _authorization_policy("deny-foo", {
+        "selector": {"matchLabels": {"app": "httpbin"}}, "action": "DENY",
+        "rules": [{"from": [{"source": {"namespaces": ["foo"]}}],
+                   "to": [{"operation": {"methods": ["GET"]}}]}]})
+    svc = LabService("httpbin", pods=[httpbin_pod()])
+    return LabMesh([svc], objects=[MESH_STRICT, mesh_config(), deny])
+
+
 def _four_services_traffic(mesh: LabMesh) -> list[Outcome]:
     out = []
     for host, count in FOUR_SERVICES_CALLS.items():
@@ -496,6 +522,12 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in [
              "reviews (DestinationRule without tls, 503 UC) and ratings (targetPort, 503)",
              "dr-tls-overrides-mtls", four_services, _four_services_traffic, "503",
              service="reviews.foo:9080", map_first=True),
+    Scenario("authz-allow-other", "httpbin's ALLOW policy names another caller: its "
+             "sidecar answers 403 RBAC: access denied", "authz-denied", authz_allow_other,
+             _http(8000, "httpbin.foo:8000"), "403 RBAC: access denied", needs_logs=True),
+    Scenario("authz-deny-namespace", "A DENY policy matches the caller's namespace: 403 "
+             "naming the policy and rule", "authz-denied", authz_deny_namespace,
+             _http(8000, "httpbin.foo:8000"), "403 RBAC: access denied", needs_logs=True),
     Scenario("healthy", "A healthy pair: auto mTLS to a STRICT server, 200 OK", None, healthy,
              _http(8000, "httpbin.foo:8000"), "200"),
 ]}

@@ -241,6 +241,15 @@ def describe_pod(state: ClusterState, pod: Obj, only_service: str | None = None
         "mode": peer_auth.mode, "source": peer_auth.mode_source,
         "port_modes": {str(k): v for k, v in sorted(peer_auth.per_port.items())},
         "applied": peer_auth.applied}
+    out["authorization_policies"] = [
+        {"name": ref(p).split(" ", 1)[1], "action": str((p.get("spec") or {}).get("action")
+                                                        or "ALLOW"),
+         "rules": len((p.get("spec") or {}).get("rules") or [])}
+        for p in policy.workload_policies(state, mesh.root_namespace, ns, pod_labels,
+                                          "AuthorizationPolicy")]
+    out["request_authentications"] = [
+        ref(p).split(" ", 1)[1] for p in policy.workload_policies(
+            state, mesh.root_namespace, ns, pod_labels, "RequestAuthentication")]
     if not out["services"]:
         warnings.append("no Service selects this pod")
     out["warnings"] = warnings

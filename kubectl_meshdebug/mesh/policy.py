@@ -205,3 +205,21 @@ def peer_auth_mode(state: ClusterState, mesh: MeshConfig, namespace: str,
     """The server side's mTLS mode on a port (a container port): the workload policy's
     port-level mode, else the composed workload, namespace or mesh mode."""
     return merged_peer_authentication(state, mesh, namespace, pod_labels).for_port(port)
+
+
+def workload_policies(state: ClusterState, root_namespace: str, namespace: str,
+                      pod_labels: dict[str, str], kind: str) -> list[Obj]:
+    """The AuthorizationPolicies or RequestAuthentications that apply to a workload: those
+    of its namespace and the root namespace whose selector is absent or matches its labels
+    (policies that name a targetRef apply to gateways and waypoints, not sidecars)."""
+    out = []
+    for obj in state.list(kind):
+        if meta(obj).get("namespace") not in (namespace, root_namespace):
+            continue
+        spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+        if spec.get("targetRef") or spec.get("targetRefs"):
+            continue
+        selector = _selector_labels(obj) or {}
+        if label_selector_matches({"matchLabels": selector}, pod_labels):
+            out.append(obj)
+    return out

@@ -176,6 +176,7 @@ def _path_args(scenario: Any, mesh: Any, logs: bool = True) -> list[str]:
 
 # Where each lab scenario breaks, read from the story, not from the code's own table.
 BROKEN_HOP = {
+    "authz-allow-other": "server", "authz-deny-namespace": "server",
     "dr-no-tls": "cluster", "tls-disable-strict": "cluster",
     "subset-no-pods": "endpoints", "vs-subset-undefined": "cluster",
     "unknown-host": "route", "unknown-host-registry-only": "route",

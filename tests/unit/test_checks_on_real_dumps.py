@@ -401,3 +401,33 @@ def test_http2_port_in_front_of_an_http1_app():
     named_http = build(replace={"Service details": http}, server_log=[upe])
     named_http.servers[0].dump = h2_dump
     assert ids(named_http) == ["upstream-protocol-error"]
+
+
+def test_jwt_rejected_names_the_issuers():
+    """A 401 from the server's JWT filter, with the RequestAuthentication that selects it."""
+    ra = {"apiVersion": "security.istio.io/v1", "kind": "RequestAuthentication",
+          "metadata": {"name": "jwt", "namespace": "default"},
+          "spec": {"selector": {"matchLabels": {"app": "details"}},
+                   "jwtRules": [{"issuer": "https://issuer.example.com",
+                                 "jwksUri": "https://issuer.example.com/keys"}]}}
+    server = log_line(401, "-", "jwt_authn_access_denied{Jwt_issuer_is_not_configured}",
+                      cluster="inbound|9080||")
+    ctx = build(objects=[ra], server_log=[server])
+    [finding] = [f for f in run_why503(ctx) if f.id == "jwt-rejected"]
+    assert "Jwt issuer is not configured" in finding.summary
+    assert "https://issuer.example.com" in finding.fix
+    assert finding.resource == "RequestAuthentication default/jwt"
+
+
+def test_authz_denied_without_a_policy_name_lists_the_allow_policies():
+    policy = {"apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy",
+              "metadata": {"name": "details-callers", "namespace": "default"},
+              "spec": {"selector": {"matchLabels": {"app": "details"}},
+                       "rules": [{"from": [{"source": {"namespaces": ["other"]}}]}]}}
+    server = log_line(403, "-", "rbac_access_denied_matched_policy[none]",
+                      cluster="inbound|9080||")
+    ctx = build(objects=[policy], server_log=[server])
+    assert ids(ctx)[0] == "authz-denied"
+    [finding] = [f for f in run_why503(ctx) if f.id == "authz-denied"]
+    assert finding.resource == "AuthorizationPolicy default/details-callers"
+    assert "principals: [\"cluster.local/ns/default/sa/" in finding.fix

@@ -105,3 +105,49 @@ def test_describe_svc_as_istioctl_does(case, form):
         want = _translate(line)
         if want:
             assert want in result.out, f"missing {want!r} in:\n{result.out}"
+
+
+def test_describe_names_the_policies_that_can_refuse_calls(tmp_path):
+    """The AuthorizationPolicies and RequestAuthentications that apply to the pod: its
+    namespace's and the root namespace's, selector matching; not another workload's."""
+    manifest = tmp_path / "m.yaml"
+    manifest.write_text("""
+apiVersion: v1
+kind: Pod
+metadata: {name: web-1, namespace: shop, labels: {app: web}}
+spec:
+  containers:
+  - {name: app, ports: [{containerPort: 8080}]}
+  - {name: istio-proxy, image: istio/proxyv2:1.24.0}
+status: {phase: Running}
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: allow-nothing, namespace: shop}
+spec: {}
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-post, namespace: istio-system}
+spec:
+  action: DENY
+  rules: [{to: [{operation: {methods: [POST]}}]}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: other, namespace: shop}
+spec: {selector: {matchLabels: {app: other}}}
+---
+apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: {name: jwt, namespace: shop}
+spec:
+  selector: {matchLabels: {app: web}}
+  jwtRules: [{issuer: "https://issuer.example.com"}]
+""")
+    result = run("describe", "web-1", "-n", "shop", "-f", manifest)
+    assert result.code == 0, result.err
+    assert "   shop/allow-nothing (ALLOW, no rules: allows nothing)" in result.out
+    assert "   istio-system/deny-post (DENY, 1 rule(s))" in result.out
+    assert "shop/other" not in result.out
+    assert "Applied RequestAuthentication:\n   shop/jwt" in result.out
