@@ -618,7 +618,8 @@ def chain_info(chain: dict[str, Any]) -> FilterChainInfo:
         if name == _HCM_NAMES[0]:
             route_config = str((typed.get("rds") or {}).get("route_config_name", ""))
             inline = typed.get("route_config")
-            for http_filter in typed.get("http_filters") or []:
+            http_filters = typed.get("http_filters")
+            for http_filter in http_filters if isinstance(http_filters, list) else []:
                 if isinstance(http_filter, dict) and isinstance(http_filter.get("typed_config"),
                                                                 dict):
                     rbac += rbac_engines(str(http_filter.get("name", "")),
