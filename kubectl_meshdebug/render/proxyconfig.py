@@ -84,6 +84,11 @@ def istio_match(match: dict[str, Any]) -> str:
     return text + (" (headers " + ",".join(headers) + ")" if headers else "")
 
 
+def _names(value: Any) -> str:
+    """A list of names as one comma-separated string (a lone value as itself)."""
+    return ",".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
 def chain_match(match: dict[str, Any]) -> str:
     bits = []
     if "destination_port" in match:
@@ -91,9 +96,9 @@ def chain_match(match: dict[str, Any]) -> str:
     if match.get("transport_protocol"):
         bits.append(f"transport={match['transport_protocol']}")
     if match.get("application_protocols"):
-        bits.append("alpn=" + ",".join(map(str, match["application_protocols"])))
+        bits.append("alpn=" + _names(match["application_protocols"]))
     if match.get("server_names"):
-        bits.append("sni=" + ",".join(map(str, match["server_names"])))
+        bits.append("sni=" + _names(match["server_names"]))
     return " ".join(bits) or "ALL"
 
 
