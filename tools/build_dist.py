@@ -24,7 +24,8 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-RUNTIME = ["click", "kubernetes", "jsonpath-ng", "tabulate", "PyYAML", "prometheus-client"]
+RUNTIME = ["click", "kubernetes", "jsonpath-ng", "tabulate", "PyYAML", "prometheus-client",
+           "asn1crypto"]
 NATIVE = (".so", ".pyd", ".dylib", ".dll")
 EPOCH = (1980, 1, 1, 0, 0, 0)
 PYZ = "kubectl-meshdebug.pyz"

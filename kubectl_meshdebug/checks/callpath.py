@@ -56,6 +56,9 @@ HOP_OF: dict[str, str] = {
     "peerauth-strict-plaintext-client": "server",
     "upstream-connect-failure": "server",
     "authz-denied": "server",
+    # about a pod's certificates: the client hop, or the server's (by the finding's Pod)
+    "cert-missing": "client", "cert-expired": "client", "cert-not-rotated": "client",
+    "cert-identity-mismatch": "client", "root-ca-mismatch": "client",
     "jwt-rejected": "server",
     "target-port-not-listening": "app",
     "upstream-protocol-error": "app",

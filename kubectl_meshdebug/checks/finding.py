@@ -14,7 +14,8 @@ from typing import Any
 
 SEVERITIES = ("error", "warning", "info")
 # What a check may read of a proxy (envoy.proxyview.PROXY_DATA).
-PROXY_DATA = ("clusters", "listeners", "routes", "statuses", "stats", "ready", "log")
+PROXY_DATA = ("clusters", "listeners", "routes", "secrets", "statuses", "stats", "ready",
+              "log")
 
 
 @dataclass

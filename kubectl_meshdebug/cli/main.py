@@ -37,6 +37,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "routes": ("routes", "routes", "Envoy routes: domains, matches and target clusters."),
     "listeners": ("listeners", "listeners", "Envoy listeners and their filter chains."),
     "endpoints": ("endpoints", "endpoints", "Envoy endpoints with every health flag spelled out."),
+    "certs": ("certs", "certs", "Workload certificate and roots: validity, identity, rotation."),
     "config-dump": ("configdump", "config_dump", "The proxy's config dump, or a part via JSONPath."),
     "explain": ("explain", "explain", "What a finding means, how it is detected, and the fix."),
     "demo": ("demo", "demo", "Run a built-in failure scenario on real Envoys and diagnose it."),

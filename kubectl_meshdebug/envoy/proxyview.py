@@ -17,6 +17,7 @@ from typing import Any
 from kubectl_meshdebug.envoy import views
 from kubectl_meshdebug.envoy.accesslog import AccessLogEntry, parse_log
 from kubectl_meshdebug.envoy.admin import AdminClient
+from kubectl_meshdebug.envoy.certificates import SecretItem, secret_items
 from kubectl_meshdebug.envoy.clusters_status import ClusterStatus
 from kubectl_meshdebug.envoy.config_dump import (
     ClusterRecord,
@@ -30,7 +31,8 @@ from kubectl_meshdebug.errors import AdminError, MeshdebugError
 from kubectl_meshdebug.pool import run_all
 
 # What can be read of a proxy: config dump sections, /clusters, /stats, /ready, its log.
-PROXY_DATA = ("clusters", "listeners", "routes", "statuses", "stats", "ready", "log")
+PROXY_DATA = ("clusters", "listeners", "routes", "secrets", "statuses", "stats", "ready",
+              "log")
 
 STATS_FILTER = (r"^(cluster_manager\.|listener_manager\.|server\.(state|live)|control_plane\.|"
                 r"http\.[^.]+\.(rds\.|no_route|no_cluster)|cluster\.xds-grpc\.upstream_cx_"
@@ -94,6 +96,11 @@ class ProxyView:
     def routes(self) -> list[RouteRecord]:
         self._used("routes")
         return self.dump.routes() if self.dump else []
+
+    def secrets(self) -> list[SecretItem]:
+        """The SDS secrets the proxy holds (its workload certificate and roots)."""
+        self._used("secrets")
+        return secret_items(self.dump.sections.get("secrets")) if self.dump else []
 
     def route_config_names(self) -> set[str]:
         self._used("routes")
@@ -172,6 +179,9 @@ def _calls(i: int, admin: AdminClient, wants: set[str], focus: ViewFocus | None)
         for resource in views.RESOURCES[part]:
             calls.append(_Call(i, "dump", lambda r=resource, p=part: views.fetch_resource(
                 admin, r, False, patterns[p]), part))
+    if "secrets" in wants:  # pilot-agent's SDS secrets are active ones: one call
+        calls.append(_Call(i, "dump", lambda: views.fetch_resource(
+            admin, "dynamic_active_secrets", False), "secrets"))
     if "statuses" in wants:
         status_filter = ("^(?:" + focus.clusters + ")$") if focus and focus.clusters else None
         calls.append(_Call(i, "statuses", lambda: _statuses(admin, status_filter)))
@@ -214,7 +224,7 @@ def collect_views(targets: list[tuple[str, dict | None, AdminClient | None]],
             view._stats = value
         elif call.what == "ready":
             view._ready = value
-    dump_wanted = bool(wants & {"clusters", "listeners", "routes"})
+    dump_wanted = bool(wants & {"clusters", "listeners", "routes", "secrets"})
     for i, (_label, _pod, admin) in enumerate(targets):
         if admin is None or not dump_wanted:
             continue

@@ -431,3 +431,12 @@ def test_authz_denied_without_a_policy_name_lists_the_allow_policies():
     [finding] = [f for f in run_why503(ctx) if f.id == "authz-denied"]
     assert finding.resource == "AuthorizationPolicy default/details-callers"
     assert "principals: [\"cluster.local/ns/default/sa/" in finding.fix
+
+
+def test_certificates_an_expired_workload_certificate_comes_first():
+    """The client's secrets from istioctl's own test dump (a `default` that expired in
+    2023): why-503 names it before the handshake failures it causes."""
+    secrets = json.loads((DATA / "istio" / "config_dump" / "secrets" /
+                          "istio-sds-secrets.json").read_text())["configs"]
+    ctx = build(dump_change=lambda doc: doc["configs"].extend(secrets))
+    assert ids(ctx)[0] == "cert-expired"

@@ -32,6 +32,7 @@ ROWS: dict[str, tuple[list[str], list[str]]] = {
     "listeners": (["listeners", "x", *PROXY_DOWN], ["listeners", "x", "--port", "http"]),
     "endpoints": (["endpoints", "x", *PROXY_DOWN], ["endpoints", "x", "--status", "maybe"]),
     "config-dump": (["config-dump", "x", *PROXY_DOWN], ["config-dump", "x", "--resource", "pets"]),
+    "certs": (["certs", "x", *PROXY_DOWN], ["certs", "x", "-o", "prometheus"]),
     "demo": ([], ["demo", "no-such-scenario"]),
     "path": (["path", "x", "httpbin:8000"], ["path", "x", "httpbin", "-o", "prometheus"]),
     "errors": (["errors", "x", *PROXY_DOWN], ["errors", "-A", "--window", "soon"]),

@@ -36,6 +36,7 @@ COMMANDS = {
     "listeners": ["listeners", "x"],
     "endpoints": ["endpoints", "x"],
     "config-dump": ["config-dump", "x"],
+    "certs": ["certs", "x"],
     "sync": ["sync", "x"],
     "why-503": ["why-503", "x", "httpbin:8000", "-f", "{manifests}"],
     "path": ["path", "x", "httpbin:8000", "-f", "{manifests}"],

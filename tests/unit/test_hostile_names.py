@@ -85,7 +85,7 @@ COMMANDS = [
     ["errors", "x"], ["errors", "x", "-o", "wide"], ["errors", "x", "-o", "json"],
     ["errors", "x", "-o", "dot"], ["errors", "x", "-o", "mermaid"],
     ["clusters", "x"], ["clusters", "x", "-o", "wide"], ["listeners", "x"], ["routes", "x"],
-    ["endpoints", "x"], ["config-dump", "x", "-o", "yaml"], ["stats", "x"],
+    ["endpoints", "x"], ["config-dump", "x", "-o", "yaml"], ["stats", "x"], ["certs", "x"],
     ["sync", "x"], ["sync", "x", "-o", "wide"], ["loglevel", "x"],
     ["stats", "x", "-o", "prometheus"],
     ["why-503", "x", "reviews:9080", "-f", "{manifests}"],
