@@ -231,3 +231,27 @@ def certificates_call(ctx: Any) -> list[Finding]:
             findings += compare_roots(client, held[client], server.label,
                                       held[server.label])[1]
     return findings
+
+
+def unloaded_credentials(label: str, items: list[SecretItem]) -> list[Finding]:
+    """A gateway's `kubernetes://NAME` secrets (a Gateway's credentialName) that never
+    became active: the Secret is missing where the gateway reads it, or holds no usable
+    certificate, and the TLS server that names it serves nothing."""
+    from kubectl_meshdebug.checks.gateways import GATEWAY_CREDENTIAL_NOT_FOUND
+
+    findings = []
+    for item in items:
+        if not item.name.startswith("kubernetes://") or (item.state == "ACTIVE" and item.certs):
+            continue
+        name = item.name[len("kubernetes://"):]
+        findings.append(GATEWAY_CREDENTIAL_NOT_FOUND(
+            f"{label} has not loaded credential {one_line(name)!r} (SDS secret "
+            f"{item.state}{', ' + one_line(item.error) if item.error else ''}): the Gateway "
+            "server that names it has no certificate and its TLS handshakes fail",
+            [Evidence(f"envoy {label} secrets", f"{one_line(item.name)}: {item.state}")],
+            fix=("Create the TLS Secret in the gateway pod's namespace ("
+                 + kubectl_hint("get", "secret", name, "-n", label.rpartition("/")[0],
+                                names=(name, label.rpartition("/")[0]))
+                 + " must find it), with tls.crt and tls.key."),
+            resource=f"Pod {label}", weight=8))
+    return findings

@@ -15,6 +15,8 @@ from typing import Any
 from kubectl_meshdebug.checks.context import AuditContext
 from kubectl_meshdebug.checks.finding import Evidence, Finding, FindingType
 from kubectl_meshdebug.kube.state import labels, meta, ref
+from kubectl_meshdebug.mesh.commands import kubectl_hint
+from kubectl_meshdebug.text import one_line
 
 Obj = dict[str, Any]
 
@@ -43,6 +45,12 @@ def istio_gateways(ctx: AuditContext) -> list[Obj]:
     """networking.istio.io Gateways (files may also hold Gateway API ones, same kind)."""
     return [g for g in ctx.list("Gateway")
             if not str(g.get("apiVersion", "")).startswith("gateway.networking.k8s.io/")]
+
+
+GATEWAY_CREDENTIAL_NOT_FOUND = FindingType(
+    "gateway-credential-not-found", "error",
+    "A Gateway's credentialName names no Secret in the gateway pods' namespace (IST0101)",
+    kinds=("Gateway", "Pod", "Service", "Secret"))
 
 
 def _default_ingress(namespace: str) -> tuple[Obj, Obj]:
@@ -248,3 +256,53 @@ def _certificate(tls: Obj) -> str:
     if tls.get("credentialName"):
         return f"tls.credentialName: {tls['credentialName']}"
     return f"tls.serverCertificate: {tls.get('serverCertificate')}"
+
+
+def gateway_credentials(ctx: AuditContext) -> list[Finding]:
+    """istioctl's gateway.SecretAnalyzer: a TLS server's credentialName must name a Secret
+    in the namespace of the gateway's pods (where the gateway's pilot-agent reads it), not
+    of the Gateway resource. Without it the gateway's SDS secret stays warming and the
+    server's TLS handshakes fail. Secrets are read as names only; with -f, only when the
+    files hold Secret objects, and live only when every Secret could be listed."""
+    from kubectl_meshdebug.checks.inventory import complete
+
+    if not ctx.list("Secret") and not ctx.state.live:
+        return []
+    if not complete(ctx, "Secret"):
+        return []
+    secrets = {(str(meta(s).get("namespace")), str(meta(s).get("name")))
+               for s in ctx.list("Secret")}
+    pods = gateway_workloads(ctx)[0]
+    findings: list[Finding] = []
+    for gateway in istio_gateways(ctx):
+        if not ctx.in_scope(gateway):
+            continue
+        selector = _selector(gateway)
+        pod = next((p for p in pods if _matches(selector, p)), None)
+        if pod is None:
+            continue  # gateway-selector-no-pods says so
+        namespace = str(meta(pod).get("namespace") or "")
+        for i, server in enumerate(_servers(gateway)):
+            tls = server.get("tls") if isinstance(server.get("tls"), dict) else {}
+            name = str(tls.get("credentialName") or "")
+            if not name:
+                continue
+            where, _, short = name.rpartition("/")
+            if (where or namespace, short) in secrets:
+                continue
+            elsewhere = sorted(ns for ns, n in secrets if n == short and ns != namespace)
+            findings.append(GATEWAY_CREDENTIAL_NOT_FOUND(
+                f"Gateway {_name(gateway)} server {i} (port {_port_number(server)}) names "
+                f"credentialName {one_line(name)!r}, but no Secret of that name is in "
+                f"{namespace}, where its gateway pods read it: the gateway cannot load the "
+                "certificate and TLS to that server fails"
+                + (f" (a Secret {one_line(short)} exists in {', '.join(elsewhere[:3])})"
+                   if elsewhere else ""),
+                [Evidence(ref(gateway), f"servers[{i}].tls.credentialName: {one_line(name)}"),
+                 Evidence(f"gateway pod {_name(pod)}", f"namespace {namespace}")],
+                fix=(f"Create the TLS Secret in {namespace} (the gateway pods' namespace):\n"
+                     "  " + kubectl_hint("create", "-n", namespace, "secret", "tls", short,
+                                         "--cert=CERT.pem", "--key=KEY.pem",
+                                         names=(namespace, short))),
+                resource=ref(gateway)))
+    return findings

@@ -112,6 +112,8 @@ AUDIT_CHECKS: list[Check] = [
     Check("gateway-ports", gateways.gateway_ports,
           (gateways.GATEWAY_SELECTOR_NO_PODS, gateways.GATEWAY_PORT_NOT_ON_SERVICE)),
     Check("gateway-conflict", gateways.gateway_conflicts, (gateways.GATEWAY_CONFLICT,)),
+    Check("gateway-credentials", gateways.gateway_credentials,
+          (gateways.GATEWAY_CREDENTIAL_NOT_FOUND,)),
     Check("gateway-duplicate-certificate", gateways.gateway_duplicate_certificates,
           (gateways.GATEWAY_DUPLICATE_CERTIFICATE,)),
     Check("vs-unreachable-rules", vs_rules.vs_unreachable_rules,

@@ -16,7 +16,7 @@ from kubectl_meshdebug.errors import EXIT_FINDINGS, EXIT_OK
 from kubectl_meshdebug.render.output import Column
 
 CHECKED = ["cert-missing", "cert-expired", "cert-not-rotated", "cert-identity-mismatch",
-           "root-ca-mismatch"]
+           "root-ca-mismatch", "gateway-credential-not-found"]
 
 COLUMNS = [
     Column("name", "RESOURCE NAME"), Column("type", "TYPE"), Column("state", "STATUS"),
@@ -63,6 +63,7 @@ def certs(ctx: click.Context, pod: str | None, dump_file: str | None,
         check_certificates,
         compare_roots,
         published_roots,
+        unloaded_credentials,
     )
     from kubectl_meshdebug.envoy.certificates import row
     from kubectl_meshdebug.mesh.meshconfig import load_mesh_config
@@ -80,7 +81,7 @@ def certs(ctx: click.Context, pod: str | None, dump_file: str | None,
         trust_domain = load_mesh_config(state).trust_domain
         published = published_roots(state.get("ConfigMap", src.proxy.namespace, ROOT_CONFIGMAP))
     findings = check_certificates(label, items, now, pod=pod_obj, trust_domain=trust_domain,
-                                  published=published)
+                                  published=published) + unloaded_credentials(label, items)
     shared = None
     if other:
         other_src = Source(ctx, other, None)

@@ -59,6 +59,7 @@ LIMITS = {
     "MutatingWebhookConfiguration": "webhooks: Istio's default injector assumed",
     "ServiceAccount": "service accounts: AuthorizationPolicy principals and WorkloadGroup "
                       "accounts not checked",
+    "Secret": "Secret names: Gateway credentialName not checked",
 }
 
 

@@ -12,6 +12,9 @@ class Kind:
     versions: tuple[str, ...]
     plural: str
     namespaced: bool = True
+    # read as metadata only (PartialObjectMetadataList): the API server sends no data, so
+    # a credential never reaches the tool
+    metadata_only: bool = False
 
     @property
     def is_core(self) -> bool:
@@ -29,6 +32,7 @@ KINDS = {
         Kind("Node", "", ("v1",), "nodes", namespaced=False),
         Kind("ConfigMap", "", ("v1",), "configmaps"),
         Kind("ServiceAccount", "", ("v1",), "serviceaccounts"),
+        Kind("Secret", "", ("v1",), "secrets", metadata_only=True),
         Kind("Event", "", ("v1",), "events"),
         Kind("EndpointSlice", "discovery.k8s.io", ("v1",), "endpointslices"),
         Kind("Deployment", "apps", ("v1",), "deployments"),

@@ -78,6 +78,11 @@ def _unreachable(what: str, exc: Exception) -> UnreachableError:
                             hint="check --context/--kubeconfig and your network", detail=text)
 
 
+# A list of objects' metadata only, as client-go's metadata client asks for it
+METADATA_ONLY = ("application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,"
+                 "application/json")
+
+
 class LiveSource:
     live = True
 
@@ -92,7 +97,7 @@ class LiveSource:
             return f"{base}/namespaces/{quote(namespace)}/{spec.plural}"
         return f"{base}/{spec.plural}"
 
-    def _get(self, path: str) -> bytes:
+    def _get(self, path: str, accept: str | None = None) -> bytes:
         """One GET. A 429 or 503 with Retry-After (a control plane that just started, API
         priority and fairness shedding load) is retried as client-go does, up to
         RETRY_AFTER_TRIES times, as long as the wait fits in --request-timeout."""
@@ -105,6 +110,7 @@ class LiveSource:
             try:
                 response = api.call_api(
                     path, "GET", auth_settings=["BearerToken"], response_type=None,
+                    header_params={"Accept": accept} if accept else None,
                     _preload_content=False, _request_timeout=self.connection.timeout,
                 )
                 break
@@ -120,8 +126,8 @@ class LiveSource:
         data = raw.data if hasattr(raw, "data") else raw
         return data if isinstance(data, bytes) else str(data).encode()
 
-    def _get_json(self, path: str) -> Any:
-        data = self._get(path)
+    def _get_json(self, path: str, accept: str | None = None) -> Any:
+        data = self._get(path, accept)
         if len(data) > MAX_LIST_BYTES:
             raise BadAnswerError(f"the API server answered {path} with {len(data)} bytes")
         try:
@@ -139,7 +145,8 @@ class LiveSource:
         where = f"in {namespace}" if namespace else "cluster-wide"
         for version in versions:
             try:
-                doc = self._get_json(self._path(spec, version, namespace))
+                doc = self._get_json(self._path(spec, version, namespace),
+                                     METADATA_ONLY if spec.metadata_only else None)
             except ApiException as exc:
                 if exc.status == 404:
                     continue
@@ -161,6 +168,8 @@ class LiveSource:
             items = []
             for item in doc.get("items") or []:
                 if isinstance(item, dict):
+                    if spec.metadata_only:  # PartialObjectMetadata; data, were it sent, dropped
+                        item = {"metadata": item.get("metadata") or {}, "kind": spec.kind}
                     item.setdefault("kind", spec.kind)
                     item.setdefault("apiVersion", api_version)
                     items.append(item)

@@ -47,6 +47,9 @@ class ManifestSource:
                 meta = obj["metadata"] = {}
             if spec is not None and spec.namespaced and not meta.get("namespace"):
                 meta["namespace"] = default_namespace
+            if spec is not None and spec.metadata_only:  # a Secret: never keep its data
+                obj = {"apiVersion": obj.get("apiVersion", "v1"), "kind": kind,
+                       "metadata": meta}
             self._by_kind.setdefault(kind, []).append(obj)
 
     def list(self, kind: str, namespace: str | None = None) -> list[Obj]:

@@ -59,3 +59,18 @@ def test_garbage_certificates_are_reported_not_raised():
         assert "more than a proxy holds" in str(exc)
     else:
         raise AssertionError("an oversized bundle was parsed")
+
+
+def test_a_gateway_credential_that_never_loaded():
+    """A gateway's SDS secret for a Gateway's credentialName, still warming (its Secret
+    is missing where the gateway reads it), as Envoy lists it in dynamic_warming_secrets."""
+    from kubectl_meshdebug.checks.certificates import unloaded_credentials
+
+    section = {"dynamic_warming_secrets": [{
+        "name": "kubernetes://httpbin-credential", "version_info": "uninitialized",
+        "secret": {"@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3."
+                            "Secret", "name": "kubernetes://httpbin-credential"}}]}
+    found = unloaded_credentials("istio-system/istio-ingressgateway-5d9", secret_items(section))
+    assert [f.id for f in found] == ["gateway-credential-not-found"]
+    assert "'httpbin-credential'" in found[0].summary and "WARMING" in found[0].summary
+    assert "kubectl get secret httpbin-credential -n istio-system" in found[0].fix
