@@ -11,7 +11,7 @@ from typing import Any
 
 from kubectl_meshdebug.checks.context import AuditContext
 from kubectl_meshdebug.checks.finding import Evidence, Finding, FindingType
-from kubectl_meshdebug.kube.state import labels, meta, ref
+from kubectl_meshdebug.kube.state import as_dict, full_name, labels, ref
 
 Obj = dict[str, Any]
 
@@ -24,19 +24,16 @@ PROXY_UID = 1337
 EXEMPT_CONTAINERS = ("istio-proxy", "istio-operator")
 
 
-def _dict(value: Any) -> Obj:
-    return value if isinstance(value, dict) else {}
-
 
 def _where_uid_1337(spec: Obj) -> list[str]:
     out = []
-    if _dict(spec.get("securityContext")).get("runAsUser") == PROXY_UID:
+    if as_dict(spec.get("securityContext")).get("runAsUser") == PROXY_UID:
         out.append("securityContext.runAsUser: 1337")
     for container in spec.get("containers") or []:
-        container = _dict(container)
+        container = as_dict(container)
         if container.get("name") in EXEMPT_CONTAINERS:
             continue
-        if _dict(container.get("securityContext")).get("runAsUser") == PROXY_UID:
+        if as_dict(container.get("securityContext")).get("runAsUser") == PROXY_UID:
             out.append(f"container {container.get('name')}: securityContext.runAsUser: 1337")
     return out
 
@@ -48,14 +45,14 @@ def app_uid(ctx: AuditContext) -> list[Finding]:
             found = labels(obj)
             if not ctx.in_scope(obj) or "istio" in found or found.get("release") == "istio":
                 continue  # Istio's own control plane and gateways
-            spec = _dict(obj.get("spec"))
+            spec = as_dict(obj.get("spec"))
             if kind == "Deployment":
-                spec = _dict(_dict(spec.get("template")).get("spec"))
+                spec = as_dict(as_dict(spec.get("template")).get("spec"))
             where = _where_uid_1337(spec)
             if not where:
                 continue
             findings.append(APP_UID_1337(
-                f"{kind} {meta(obj).get('namespace')}/{meta(obj).get('name')} runs "
+                f"{kind} {full_name(obj)} runs "
                 "application code as UID 1337, the sidecar's own user: Istio's iptables rules "
                 "let its traffic bypass the sidecar",
                 [Evidence(ref(obj), w) for w in where],

@@ -13,7 +13,7 @@ from typing import Any
 from kubectl_meshdebug.checks.context import AuditContext
 from kubectl_meshdebug.checks.finding import Evidence, Finding, FindingType
 from kubectl_meshdebug.checks.inventory import complete
-from kubectl_meshdebug.kube.state import labels, meta, ref
+from kubectl_meshdebug.kube.state import as_dict, full_name, labels, meta, ref
 from kubectl_meshdebug.mesh.inmesh import in_ambient, template_in_mesh
 from kubectl_meshdebug.text import one_line
 
@@ -30,12 +30,6 @@ AUTHZ_NAMESPACE_NOT_FOUND = FindingType(
     kinds=("AuthorizationPolicy", "Namespace"))
 
 
-def _dict(value: Any) -> Obj:
-    return value if isinstance(value, dict) else {}
-
-
-def _name(obj: Obj) -> str:
-    return f"{meta(obj).get('namespace')}/{meta(obj).get('name')}"
 
 
 def namespace_matches(namespace: str, pattern: str) -> bool:
@@ -63,11 +57,11 @@ def authz_policies(ctx: AuditContext) -> list[Finding]:
     for policy in ctx.list("AuthorizationPolicy"):
         if not ctx.in_scope(policy):
             continue
-        spec = _dict(policy.get("spec"))
+        spec = as_dict(policy.get("spec"))
         namespace = str(meta(policy).get("namespace") or "")
         has_selector = "selector" in spec
         selector = {str(k): str(v) for k, v in
-                    _dict(_dict(spec.get("selector")).get("matchLabels")).items()}
+                    as_dict(as_dict(spec.get("selector")).get("matchLabels")).items()}
         text = ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
         pools = list(meshed.values()) if namespace == root else [meshed.get(namespace, [])]
         if not has_selector:  # mesh-wide always applies; namespace-wide needs a pod there
@@ -77,7 +71,7 @@ def authz_policies(ctx: AuditContext) -> list[Finding]:
                           for pool in pools for pod in pool)
         if not applies:
             findings.append(AUTHZ_NO_WORKLOADS(
-                f"AuthorizationPolicy {_name(policy)} "
+                f"AuthorizationPolicy {full_name(policy)} "
                 + (f"selects {text or 'every pod'}, which no meshed pod"
                    + (" in the mesh" if namespace == root else f" in {namespace}") + " carries"
                    if has_selector else f"applies to namespace {namespace}, which has no "
@@ -89,15 +83,15 @@ def authz_policies(ctx: AuditContext) -> list[Finding]:
                     "; the workload must have a sidecar (or be in ambient) for it to apply.",
                 resource=ref(policy)))
         for i, rule in enumerate(spec.get("rules") or []):
-            for j, source in enumerate(_dict(rule).get("from") or []):
-                src = _dict(_dict(source).get("source"))
+            for j, source in enumerate(as_dict(rule).get("from") or []):
+                src = as_dict(as_dict(source).get("source"))
                 for field in ("namespaces", "notNamespaces"):
                     for pattern in src.get(field) or []:
                         if not namespaces_complete or any(
                                 namespace_matches(n, str(pattern)) for n in namespaces):
                             continue
                         findings.append(AUTHZ_NAMESPACE_NOT_FOUND(
-                            f"AuthorizationPolicy {_name(policy)} rule {i} names namespace "
+                            f"AuthorizationPolicy {full_name(policy)} rule {i} names namespace "
                             f"{one_line(str(pattern))} in from.source.{field}, and no namespace "
                             "matches it",
                             [Evidence(ref(policy), f"rules[{i}].from[{j}].source.{field}: "

@@ -25,7 +25,7 @@ from kubectl_meshdebug.checks.inventory import (
     match_labels,
     service_accounts,
 )
-from kubectl_meshdebug.kube.state import labels, meta, ref
+from kubectl_meshdebug.kube.state import as_dict, as_list, labels, meta, ref
 from kubectl_meshdebug.mesh import policy as mesh_policy
 from kubectl_meshdebug.mesh.hosts import resolve_host
 from kubectl_meshdebug.mesh.registry import lookup
@@ -62,16 +62,10 @@ IDENTITY_CONDITIONS = ("source.principal", "source.namespace", "connection.sni")
 _PRINCIPAL = re.compile(r"^(?P<domain>[^/]+)/ns/(?P<ns>[^/]+)/sa/(?P<sa>[^/]+)$")
 
 
-def _dict(value: Any) -> Obj:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
 
 
 def _rules(policy: Obj) -> Iterator[tuple[int, Obj]]:
-    for i, rule in enumerate(_list(_dict(policy.get("spec")).get("rules"))):
+    for i, rule in enumerate(as_list(as_dict(policy.get("spec")).get("rules"))):
         if isinstance(rule, dict):
             yield i, rule
 
@@ -99,9 +93,9 @@ def authz_methods(ctx: AuditContext) -> list[Finding]:
         if not ctx.in_scope(policy):
             continue
         for i, rule in _rules(policy):
-            for j, to in enumerate(_list(rule.get("to"))):
-                operation = _dict(_dict(to).get("operation"))
-                for method in _list(operation.get("methods")):
+            for j, to in enumerate(as_list(rule.get("to"))):
+                operation = as_dict(as_dict(to).get("operation"))
+                for method in as_list(operation.get("methods")):
                     if method_valid(str(method)):
                         continue
                     findings.append(AUTHZ_METHOD_INVALID(
@@ -140,16 +134,16 @@ def authz_hosts(ctx: AuditContext) -> list[Finding]:
     namespaces = known_namespaces(ctx)
     vs_hosts = {resolve_host(str(h), str(meta(vs).get("namespace") or ""))
                 for vs in ctx.list("VirtualService")
-                for h in _list(_dict(vs.get("spec")).get("hosts"))}
+                for h in as_list(as_dict(vs.get("spec")).get("hosts"))}
     findings = []
     for policy in ctx.list("AuthorizationPolicy"):
         if not ctx.in_scope(policy):
             continue
         namespace = str(meta(policy).get("namespace") or "")
         for i, rule in _rules(policy):
-            for j, to in enumerate(_list(rule.get("to"))):
-                operation = _dict(_dict(to).get("operation"))
-                for host in _list(operation.get("hosts")):
+            for j, to in enumerate(as_list(rule.get("to"))):
+                operation = as_dict(as_dict(to).get("operation"))
+                for host in as_list(operation.get("hosts")):
                     host = str(host)
                     if _host_is_header_pattern(host, namespace, namespaces):
                         continue
@@ -194,8 +188,8 @@ def authz_principals(ctx: AuditContext) -> list[Finding]:
         if not ctx.in_scope(policy):
             continue
         for i, rule in _rules(policy):
-            for j, source in enumerate(_list(rule.get("from"))):
-                for principal in _list(_dict(_dict(source).get("source")).get("principals")):
+            for j, source in enumerate(as_list(rule.get("from"))):
+                for principal in as_list(as_dict(as_dict(source).get("source")).get("principals")):
                     principal = str(principal)
                     if any(principal_matches(principal, a) for a in accounts):
                         continue
@@ -219,11 +213,11 @@ def _identity_paths(policy: Obj) -> list[str]:
     """Where the policy matches on what only mTLS tells the server (Kiali's needsMtls)."""
     paths = []
     for i, rule in _rules(policy):
-        for j, source in enumerate(_list(rule.get("from"))):
-            src = _dict(_dict(source).get("source"))
+        for j, source in enumerate(as_list(rule.get("from"))):
+            src = as_dict(as_dict(source).get("source"))
             paths += [f"rules[{i}].from[{j}].source.{f}" for f in IDENTITY_SOURCES if src.get(f)]
-        for j, condition in enumerate(_list(rule.get("when"))):
-            key = _dict(condition).get("key")
+        for j, condition in enumerate(as_list(rule.get("when"))):
+            key = as_dict(condition).get("key")
             if key in IDENTITY_CONDITIONS:
                 paths.append(f"rules[{i}].when[{j}] ({key})")
     return paths
@@ -241,7 +235,7 @@ def _receives_plaintext(ctx: AuditContext, namespace: str,
         return True, f"{server.mode_source} sets mtls.mode DISABLE"
     hosts = [f"{meta(s).get('name')}.{namespace}.svc.cluster.local" for s in ctx.list("Service")
              if meta(s).get("namespace") == namespace and workload is not None
-             and (sel := _dict(_dict(s.get("spec")).get("selector")))
+             and (sel := as_dict(as_dict(s.get("spec")).get("selector")))
              and all(workload.get(k) == v for k, v in sel.items())]
     for host in hosts or [f"\0any.{namespace}.svc.cluster.local"]:
         dr = mesh_policy.find_destination_rule(ctx.state, ctx.mesh, host, namespace, None,

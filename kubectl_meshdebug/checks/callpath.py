@@ -24,7 +24,7 @@ from kubectl_meshdebug.checks.finding import Finding
 from kubectl_meshdebug.checks.paths import declared_by_service_entry
 from kubectl_meshdebug.checks.why503_context import CATCH_ALL_VHOSTS, Why503Context
 from kubectl_meshdebug.envoy.config_dump import FilterChainInfo
-from kubectl_meshdebug.kube.state import meta
+from kubectl_meshdebug.kube.state import full_name
 from kubectl_meshdebug.mesh import inbound
 from kubectl_meshdebug.mesh.correlate import owning_config
 from kubectl_meshdebug.mesh.names import parse_cluster_name
@@ -315,7 +315,7 @@ def _pod_name(ctx: Why503Context, address: str) -> str | None:
     if ctx.mesh is None:
         return None
     pod = ctx.mesh.pods_by_ip.get(address)
-    return None if pod is None else f"{meta(pod).get('namespace')}/{meta(pod).get('name')}"
+    return None if pod is None else full_name(pod)
 
 
 def _endpoints_hop(ctx: Why503Context, cluster: str) -> Hop:
@@ -338,7 +338,7 @@ def _endpoints_hop(ctx: Why503Context, cluster: str) -> Hop:
         else:
             hop.why = "the client's /clusters was not read" if ctx.client.reachable else \
                 "no client sidecar: endpoints are the Service's pods"
-            pods = [f"{meta(p).get('namespace')}/{meta(p).get('name')}" for p in ctx.server_pods]
+            pods = [full_name(p) for p in ctx.server_pods]
             hop.facts = {"hosts": [], "pods": pods}
             if not ctx.client.reachable and pods:
                 hop.mark = "ok"
@@ -395,7 +395,7 @@ def _server_hop(ctx: Why503Context, cluster: str) -> Hop:
         hop.facts = {"target_port": ctx.target_port, "peer_authentication": peer_auth,
                      "sidecars": not without if ctx.server_pods else None}
         if without and len(without) == len(ctx.server_pods):
-            hop.name = ", ".join(f"{meta(p).get('namespace')}/{meta(p).get('name')}"
+            hop.name = ", ".join(full_name(p)
                                  for p in without)
             hop.mark, hop.why = "ok", "no sidecar: outside the mesh, plaintext only"
         else:

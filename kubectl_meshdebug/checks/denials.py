@@ -17,7 +17,7 @@ from kubectl_meshdebug.checks.why503_context import Why503Context, entry_text
 from kubectl_meshdebug.envoy.accesslog import AccessLogEntry
 from kubectl_meshdebug.envoy.denials import Denial, find_denial
 from kubectl_meshdebug.envoy.proxyview import ProxyView
-from kubectl_meshdebug.kube.state import labels, meta
+from kubectl_meshdebug.kube.state import as_dict, full_name, labels, meta
 from kubectl_meshdebug.mesh import policy
 from kubectl_meshdebug.mesh.commands import kubectl_hint
 from kubectl_meshdebug.text import one_line
@@ -36,9 +36,6 @@ JWT_REJECTED = FindingType(
 
 _RULE_TEXT_LIMIT = 300  # characters of a policy rule shown as evidence
 
-
-def _dict(value: Any) -> Obj:
-    return value if isinstance(value, dict) else {}
 
 
 def _denied_lines(ctx: Why503Context, server: ProxyView, kind: str
@@ -68,7 +65,7 @@ def caller_identity(ctx: Why503Context) -> str:
     namespace = str(meta(pod).get("namespace") or "")
     if not namespace:
         return ""
-    account = str(_dict(pod.get("spec")).get("serviceAccountName") or "default")
+    account = str(as_dict(pod.get("spec")).get("serviceAccountName") or "default")
     domain = ctx.mesh.mesh.trust_domain if ctx.mesh is not None else "cluster.local"
     return f"{domain}/ns/{namespace}/sa/{account}"
 
@@ -82,12 +79,9 @@ def _applying(ctx: Why503Context, kind: str, pod: Obj) -> list[Obj]:
                                     labels(pod), kind)
 
 
-def _name(obj: Obj) -> str:
-    return f"{meta(obj).get('namespace')}/{meta(obj).get('name')}"
-
 
 def _rule_text(policy: Obj | None, index: int | None) -> str:
-    rules = _dict((policy or {}).get("spec")).get("rules")
+    rules = as_dict((policy or {}).get("spec")).get("rules")
     if index is None or not isinstance(rules, list) or not 0 <= index < len(rules):
         return ""
     text = json.dumps(rules[index], sort_keys=True, separators=(", ", ": "))
@@ -141,10 +135,10 @@ def authz_denied(ctx: Why503Context) -> list[Finding]:
             resource = f"AuthorizationPolicy {denial.policy_ref}"
         else:
             allow = [p for p in _applying(ctx, "AuthorizationPolicy", pod)
-                     if str(_dict(p.get("spec")).get("action") or "ALLOW") == "ALLOW"]
-            names = ", ".join(_name(p) for p in allow[:4]) or "(not readable)"
-            evidence += [Evidence(f"AuthorizationPolicy {_name(p)}",
-                                  f"ALLOW, {len(_dict(p.get('spec')).get('rules') or [])} "
+                     if str(as_dict(p.get("spec")).get("action") or "ALLOW") == "ALLOW"]
+            names = ", ".join(full_name(p) for p in allow[:4]) or "(not readable)"
+            evidence += [Evidence(f"AuthorizationPolicy {full_name(p)}",
+                                  f"ALLOW, {len(as_dict(p.get('spec')).get('rules') or [])} "
                                   "rule(s)") for p in allow[:3]]
             if denial is not None:
                 summary = (f"the sidecar of {server.label} refuses the call with 403: "
@@ -156,11 +150,11 @@ def authz_denied(ctx: Why503Context) -> list[Finding]:
             target = allow[0] if allow else None
             principal = json.dumps(caller or "cluster.local/ns/NAMESPACE/sa/ACCOUNT")
             fix = ("Allow the caller in an ALLOW policy of the server"
-                   + (f" (AuthorizationPolicy {_name(target)})" if target else "")
+                   + (f" (AuthorizationPolicy {full_name(target)})" if target else "")
                    + f":\n  rules:\n  - from:\n    - source:\n        principals: [{principal}]"
                    "\n(the caller must reach the server over mTLS for its principal to "
                    "count).")
-            resource = f"AuthorizationPolicy {_name(target)}" if target else \
+            resource = f"AuthorizationPolicy {full_name(target)}" if target else \
                 f"Pod {server.label}"
         findings.append(AUTHZ_DENIED(
             summary + (f"; the caller is {caller}" if caller else ""), evidence, fix=fix,
@@ -181,12 +175,12 @@ def jwt_rejected(ctx: Why503Context) -> list[Finding]:
         issuers = []
         applying = _applying(ctx, "RequestAuthentication", server.pod or {})
         for ra in applying[:4]:
-            for rule in _dict(ra.get("spec")).get("jwtRules") or []:
-                issuer = one_line(str(_dict(rule).get("issuer") or "(any)"))
+            for rule in as_dict(ra.get("spec")).get("jwtRules") or []:
+                issuer = one_line(str(as_dict(rule).get("issuer") or "(any)"))
                 issuers.append(issuer)
-                where = _dict(rule).get("jwksUri") or ("inline jwks" if _dict(rule).get("jwks")
+                where = as_dict(rule).get("jwksUri") or ("inline jwks" if as_dict(rule).get("jwks")
                                                        else "the issuer's discovery document")
-                evidence.append(Evidence(f"RequestAuthentication {_name(ra)}",
+                evidence.append(Evidence(f"RequestAuthentication {full_name(ra)}",
                                          f"issuer {issuer}, keys from {one_line(str(where))}"))
         findings.append(JWT_REJECTED(
             f"the sidecar of {server.label} refuses the call with 401: {denied[-1][1].words()}",
@@ -195,6 +189,6 @@ def jwt_rejected(ctx: Why503Context) -> list[Finding]:
                  "none readable") + ") that has not expired and is signed by the issuer's "
                  "current keys; a request without a token passes RequestAuthentication and "
                  "is judged by the AuthorizationPolicies."),
-            resource=f"RequestAuthentication {_name(applying[0])}" if applying
+            resource=f"RequestAuthentication {full_name(applying[0])}" if applying
             else f"Pod {server.label}", weight=8))
     return findings

@@ -14,7 +14,7 @@ from typing import Any
 
 from kubectl_meshdebug.checks.context import AuditContext
 from kubectl_meshdebug.checks.finding import Evidence, Finding, FindingType
-from kubectl_meshdebug.kube.state import meta, ref
+from kubectl_meshdebug.kube.state import as_dict, full_name, meta, ref
 
 Obj = dict[str, Any]
 
@@ -49,20 +49,17 @@ REPLACEABLE = ("NETWORK_FILTER", "HTTP_FILTER", "VIRTUAL_HOST")
 RELATIVE = ("INSERT_BEFORE", "INSERT_AFTER")
 
 
-def _dict(value: Any) -> Obj:
-    return value if isinstance(value, dict) else {}
-
 
 def _instance_name(patch: Obj) -> str:
     """The filter a patch is about: its value's name, else the listener filter it
     matches (Istio's instanceName)."""
-    value = _dict(_dict(patch.get("patch")).get("value"))
+    value = as_dict(as_dict(patch.get("patch")).get("value"))
     if not value:
         return ""
     if "name" in value:
         return str(value["name"])
-    chain = _dict(_dict(_dict(patch.get("match")).get("listener")).get("filterChain"))
-    return str(_dict(chain.get("filter")).get("name") or "")
+    chain = as_dict(as_dict(as_dict(patch.get("match")).get("listener")).get("filterChain"))
+    return str(as_dict(chain.get("filter")).get("name") or "")
 
 
 def envoyfilter_patches(ctx: AuditContext) -> list[Finding]:
@@ -71,9 +68,9 @@ def envoyfilter_patches(ctx: AuditContext) -> list[Finding]:
     filters = sorted(ctx.list("EnvoyFilter"), key=lambda f: (str(meta(f).get("namespace")),
                                                               str(meta(f).get("name"))))
     for envoy_filter in filters:
-        spec = _dict(envoy_filter.get("spec"))
+        spec = as_dict(envoy_filter.get("spec"))
         priority = spec.get("priority") or 0
-        name = f"{meta(envoy_filter).get('namespace')}/{meta(envoy_filter).get('name')}"
+        name = full_name(envoy_filter)
         report = ctx.in_scope(envoy_filter)
         for index, patch in enumerate(p for p in spec.get("configPatches") or []
                                       if isinstance(p, dict)):
@@ -117,7 +114,7 @@ def envoyfilter_patches(ctx: AuditContext) -> list[Finding]:
                     fix="Set spec.priority, or use INSERT_FIRST or ADD, which do not depend "
                         "on other patches.",
                     resource=ref(envoy_filter)))
-            proxy = _dict(_dict(patch.get("match")).get("proxy"))
+            proxy = as_dict(as_dict(patch.get("match")).get("proxy"))
             if proxy.get("proxyVersion"):
                 versioned.append(instance)
     return findings

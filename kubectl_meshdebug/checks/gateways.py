@@ -14,7 +14,7 @@ from typing import Any
 
 from kubectl_meshdebug.checks.context import AuditContext
 from kubectl_meshdebug.checks.finding import Evidence, Finding, FindingType
-from kubectl_meshdebug.kube.state import labels, meta, ref
+from kubectl_meshdebug.kube.state import full_name, labels, meta, ref
 from kubectl_meshdebug.mesh.commands import kubectl_hint
 from kubectl_meshdebug.text import one_line
 
@@ -111,9 +111,6 @@ def _matches(selector: dict[str, str], pod: Obj) -> bool:
     return all(pod_labels.get(k) == v for k, v in selector.items())
 
 
-def _name(obj: Obj) -> str:
-    return f"{meta(obj).get('namespace')}/{meta(obj).get('name')}"
-
 
 def gateway_ports(ctx: AuditContext) -> list[Finding]:
     findings: list[Finding] = []
@@ -125,7 +122,7 @@ def gateway_ports(ctx: AuditContext) -> list[Finding]:
         selected = [p for p in pods if _matches(selector, p)]
         if not selected:
             findings.append(GATEWAY_SELECTOR_NO_PODS(
-                f"Gateway {_name(gateway)} selects {selector_text(selector) or 'every pod'}, "
+                f"Gateway {full_name(gateway)} selects {selector_text(selector) or 'every pod'}, "
                 "which no pod carries: no gateway is configured by it",
                 [Evidence(ref(gateway), f"selector: {selector}")],
                 fix="Match the labels of the gateway's pods (kubectl get pods -A -l ...), "
@@ -157,7 +154,7 @@ def gateway_ports(ctx: AuditContext) -> list[Finding]:
             if not isinstance(server.get("port"), dict) or number in target_ports | service_ports:
                 continue
             findings.append(GATEWAY_PORT_NOT_ON_SERVICE(
-                f"Gateway {_name(gateway)} listens on port {number}, which no Service of its "
+                f"Gateway {full_name(gateway)} listens on port {number}, which no Service of its "
                 f"pods ({selector_text(selector)}) exposes: traffic never reaches it",
                 [Evidence(ref(gateway), f"server port {number}"),
                  Evidence("Services of the gateway pods",
@@ -193,13 +190,13 @@ def gateway_conflicts(ctx: AuditContext) -> list[Finding]:
             number = _port_number(server)
             hosts = [str(h) for h in server.get("hosts") or []]
             bind = str(server.get("bind") or "")
-            clashing = sorted({_name(o) for o in peers for s in _servers(o)
+            clashing = sorted({full_name(o) for o in peers for s in _servers(o)
                                if _port_number(s) == number and str(s.get("bind") or "") == bind
                                and set(hosts) & {str(h) for h in s.get("hosts") or []}})
             if not clashing:
                 continue
             findings.append(GATEWAY_CONFLICT(
-                f"Gateway {_name(gateway)} and {', '.join(clashing)} both serve "
+                f"Gateway {full_name(gateway)} and {', '.join(clashing)} both serve "
                 f"{', '.join(hosts)} on port {number} of the pods {text or '(all)'}: istiod "
                 "keeps one server and drops the other",
                 [Evidence(ref(gateway), f"port {number} hosts {hosts}")]
@@ -241,7 +238,7 @@ def gateway_duplicate_certificates(ctx: AuditContext) -> list[Finding]:
                             and _same_certificate(tls, other_tls)):
                         continue
                     findings.append(GATEWAY_DUPLICATE_CERTIFICATE(
-                        f"Gateways {_name(gateway)} and {_name(other)} serve with the same "
+                        f"Gateways {full_name(gateway)} and {full_name(other)} serve with the same "
                         "certificate: browsers reuse one HTTP/2 connection for both hosts and "
                         "get 404 from the Gateway that does not serve the second",
                         [Evidence(ref(gateway), _certificate(tls)),
@@ -292,14 +289,14 @@ def gateway_credentials(ctx: AuditContext) -> list[Finding]:
                 continue
             elsewhere = sorted(ns for ns, n in secrets if n == short and ns != namespace)
             findings.append(GATEWAY_CREDENTIAL_NOT_FOUND(
-                f"Gateway {_name(gateway)} server {i} (port {_port_number(server)}) names "
+                f"Gateway {full_name(gateway)} server {i} (port {_port_number(server)}) names "
                 f"credentialName {one_line(name)!r}, but no Secret of that name is in "
                 f"{namespace}, where its gateway pods read it: the gateway cannot load the "
                 "certificate and TLS to that server fails"
                 + (f" (a Secret {one_line(short)} exists in {', '.join(elsewhere[:3])})"
                    if elsewhere else ""),
                 [Evidence(ref(gateway), f"servers[{i}].tls.credentialName: {one_line(name)}"),
-                 Evidence(f"gateway pod {_name(pod)}", f"namespace {namespace}")],
+                 Evidence(f"gateway pod {full_name(pod)}", f"namespace {namespace}")],
                 fix=(f"Create the TLS Secret in {namespace} (the gateway pods' namespace):\n"
                      "  " + kubectl_hint("create", "-n", namespace, "secret", "tls", short,
                                          "--cert=CERT.pem", "--key=KEY.pem",

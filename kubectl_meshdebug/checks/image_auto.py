@@ -13,7 +13,7 @@ from typing import Any
 
 from kubectl_meshdebug.checks.context import AuditContext
 from kubectl_meshdebug.checks.finding import Evidence, Finding, FindingType
-from kubectl_meshdebug.kube.state import label_selector_matches, labels, meta, ref
+from kubectl_meshdebug.kube.state import as_dict, full_name, label_selector_matches, labels, meta, ref
 
 Obj = dict[str, Any]
 
@@ -28,21 +28,18 @@ IMAGE_AUTO_NO_WEBHOOK = FindingType(
     kinds=("Deployment", "Namespace", "MutatingWebhookConfiguration"))
 
 
-def _dict(value: Any) -> Obj:
-    return value if isinstance(value, dict) else {}
-
 
 def has_auto_image(spec: Obj) -> bool:
-    return any(_dict(c).get("name") == "istio-proxy" and _dict(c).get("image") == "auto"
+    return any(as_dict(c).get("name") == "istio-proxy" and as_dict(c).get("image") == "auto"
                for c in spec.get("containers") or [])
 
 
 def image_auto(ctx: AuditContext) -> list[Finding]:
     findings: list[Finding] = []
     for pod in ctx.list("Pod"):
-        if ctx.in_scope(pod) and has_auto_image(_dict(pod.get("spec"))):
+        if ctx.in_scope(pod) and has_auto_image(as_dict(pod.get("spec"))):
             findings.append(IMAGE_AUTO_NOT_INJECTED(
-                f"pod {meta(pod).get('namespace')}/{meta(pod).get('name')} has an istio-proxy "
+                f"pod {full_name(pod)} has an istio-proxy "
                 "container with image: auto, so the injector did not run for it: the image "
                 "cannot be pulled",
                 [Evidence(ref(pod), "container istio-proxy: image: auto")],
@@ -50,13 +47,13 @@ def image_auto(ctx: AuditContext) -> list[Finding]:
                     "istio.io/rev, or the pod label sidecar.istio.io/inject=true) and recreate "
                     "it; check-inject POD says why it was skipped.",
                 resource=ref(pod)))
-    webhooks = [_dict(w) for config in ctx.list("MutatingWebhookConfiguration")
-                for w in _dict(config).get("webhooks") or []
-                if str(_dict(w).get("name", "")).endswith("istio.io")]
+    webhooks = [as_dict(w) for config in ctx.list("MutatingWebhookConfiguration")
+                for w in as_dict(config).get("webhooks") or []
+                if str(as_dict(w).get("name", "")).endswith("istio.io")]
     namespaces = {str(meta(n).get("name")): labels(n) for n in ctx.list("Namespace")}
     for deployment in ctx.list("Deployment"):
-        template = _dict(_dict(deployment.get("spec")).get("template"))
-        if not ctx.in_scope(deployment) or not has_auto_image(_dict(template.get("spec"))):
+        template = as_dict(as_dict(deployment.get("spec")).get("template"))
+        if not ctx.in_scope(deployment) or not has_auto_image(as_dict(template.get("spec"))):
             continue
         ns_labels = namespaces.get(str(meta(deployment).get("namespace") or "default"), {})
         if any(label_selector_matches(w.get("namespaceSelector"), ns_labels)
@@ -64,7 +61,7 @@ def image_auto(ctx: AuditContext) -> list[Finding]:
                for w in webhooks):
             continue
         findings.append(IMAGE_AUTO_NO_WEBHOOK(
-            f"Deployment {meta(deployment).get('namespace')}/{meta(deployment).get('name')} "
+            f"Deployment {full_name(deployment)} "
             "has istio-proxy image: auto, and no Istio injection webhook selects its pods: "
             "they will not start",
             [Evidence(ref(deployment), "template container istio-proxy: image: auto")],

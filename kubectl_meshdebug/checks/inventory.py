@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from kubectl_meshdebug.checks.context import AuditContext
-from kubectl_meshdebug.kube.state import meta
+from kubectl_meshdebug.kube.state import as_dict, meta
 
 Obj = dict[str, Any]
 
@@ -24,9 +24,6 @@ _NAMESPACED_EVIDENCE = ("Pod", "Service", "DestinationRule", "VirtualService", "
 NAMESPACE_KINDS = ("Namespace", *_NAMESPACED_EVIDENCE)
 ACCOUNT_KINDS = ("ServiceAccount", *NAMESPACE_KINDS, *_TEMPLATE_KINDS)
 
-
-def _dict(value: Any) -> Obj:
-    return value if isinstance(value, dict) else {}
 
 
 def complete(ctx: AuditContext, kind: str) -> bool:
@@ -64,13 +61,13 @@ def service_accounts(ctx: AuditContext) -> set[tuple[str, str]]:
              for sa in ctx.list("ServiceAccount")}
     found.update((ns, "default") for ns in known_namespaces(ctx))
     for pod in ctx.list("Pod"):
-        spec = _dict(pod.get("spec"))
+        spec = as_dict(pod.get("spec"))
         found.add((str(meta(pod).get("namespace")),
                    str(spec.get("serviceAccountName") or "default")))
     for kind in _TEMPLATE_KINDS:
         for workload in ctx.list(kind):
-            template = _dict(_dict(workload.get("spec")).get("template"))
-            account = _dict(template.get("spec")).get("serviceAccountName")
+            template = as_dict(as_dict(workload.get("spec")).get("template"))
+            account = as_dict(template.get("spec")).get("serviceAccountName")
             if account:
                 found.add((str(meta(workload).get("namespace")), str(account)))
     return found
@@ -79,11 +76,11 @@ def service_accounts(ctx: AuditContext) -> set[tuple[str, str]]:
 def match_labels(obj: Obj, field: str = "selector", key: str = "matchLabels") -> dict[str, str] | None:
     """The selector's labels; None when the object has no selector at all (an empty
     selector is `{}`: it selects every workload)."""
-    spec = _dict(obj.get("spec"))
+    spec = as_dict(obj.get("spec"))
     if field not in spec or spec.get(field) is None:
         return None
-    found = _dict(spec.get(field)).get(key)
-    return {str(k): str(v) for k, v in _dict(found).items()}
+    found = as_dict(spec.get(field)).get(key)
+    return {str(k): str(v) for k, v in as_dict(found).items()}
 
 
 def selector_text(selector: dict[str, str]) -> str:

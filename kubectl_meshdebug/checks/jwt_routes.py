@@ -13,7 +13,7 @@ from typing import Any
 from kubectl_meshdebug.checks.context import AuditContext
 from kubectl_meshdebug.checks.finding import Evidence, Finding, FindingType
 from kubectl_meshdebug.checks.gateways import gateway_workloads
-from kubectl_meshdebug.kube.state import labels, meta, ref
+from kubectl_meshdebug.kube.state import as_dict, full_name, labels, meta, ref
 from kubectl_meshdebug.mesh.virtualservice import gateways
 
 Obj = dict[str, Any]
@@ -27,9 +27,6 @@ JWT_CLAIM_ROUTE_WITHOUT_AUTHN = FindingType(
 CLAIM_PREFIX = "@request.auth.claims"
 
 
-def _dict(value: Any) -> Obj:
-    return value if isinstance(value, dict) else {}
-
 
 def is_claim_header(name: str) -> bool:
     """Istio's jwt.ToRoutingClaim(...).Match: `.a.b` or `[a][b]` after the prefix."""
@@ -41,10 +38,10 @@ def is_claim_header(name: str) -> bool:
 
 
 def claim_key(vs: Obj) -> str:
-    for route in _dict(vs.get("spec")).get("http") or []:
-        for match in _dict(route).get("match") or []:
+    for route in as_dict(vs.get("spec")).get("http") or []:
+        for match in as_dict(route).get("match") or []:
             for field in ("headers", "withoutHeaders"):
-                for key in _dict(_dict(match).get(field)):
+                for key in as_dict(as_dict(match).get(field)):
                     if is_claim_header(str(key)):
                         return str(key)
     return ""
@@ -58,7 +55,7 @@ def _selects(selector: dict[str, str], pod: Obj) -> bool:
 def jwt_claim_routes(ctx: AuditContext) -> list[Finding]:
     authn: dict[str, list[dict[str, str]]] = {}
     for policy in ctx.list("RequestAuthentication"):
-        selector = _dict(_dict(_dict(policy.get("spec")).get("selector")).get("matchLabels"))
+        selector = as_dict(as_dict(as_dict(policy.get("spec")).get("selector")).get("matchLabels"))
         authn.setdefault(str(meta(policy).get("namespace")), []).append(
             {str(k): str(v) for k, v in selector.items()})
     by_name = {(str(meta(g).get("namespace")), str(meta(g).get("name"))): g
@@ -79,7 +76,7 @@ def jwt_claim_routes(ctx: AuditContext) -> list[Finding]:
             if gateway is None:
                 continue
             selector = {str(k): str(v) for k, v in
-                        _dict(_dict(gateway.get("spec")).get("selector")).items()}
+                        as_dict(as_dict(gateway.get("spec")).get("selector")).items()}
             for pod in pods:
                 if not _selects(selector, pod):
                     continue
@@ -88,9 +85,9 @@ def jwt_claim_routes(ctx: AuditContext) -> list[Finding]:
                     continue
                 findings.append(JWT_CLAIM_ROUTE_WITHOUT_AUTHN(
                     f"VirtualService {namespace}/{meta(vs).get('name')} routes on {key} at "
-                    f"Gateway {meta(gateway).get('namespace')}/{meta(gateway).get('name')}, but "
+                    f"Gateway {full_name(gateway)}, but "
                     f"no RequestAuthentication applies to its pod "
-                    f"{meta(pod).get('namespace')}/{meta(pod).get('name')}: the claim is never "
+                    f"{full_name(pod)}: the claim is never "
                     "set, so the route never matches",
                     [Evidence(ref(vs), f"match on {key}"), Evidence(ref(pod), "no "
                                                                      "RequestAuthentication")],

@@ -15,7 +15,7 @@ from typing import Any
 from kubectl_meshdebug.checks.context import AuditContext
 from kubectl_meshdebug.checks.finding import Evidence, Finding, FindingType
 from kubectl_meshdebug.checks.inventory import match_labels, selector_text
-from kubectl_meshdebug.kube.state import labels, meta, ref
+from kubectl_meshdebug.kube.state import as_dict, labels, meta, ref
 from kubectl_meshdebug.text import one_line
 
 Obj = dict[str, Any]
@@ -41,25 +41,22 @@ POLICY_SELECTOR_NO_PODS = FindingType(
 _TEMPLATE_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
 
 
-def _dict(value: Any) -> Obj:
-    return value if isinstance(value, dict) else {}
-
 
 def workloads(ctx: AuditContext) -> list[tuple[str, str, dict[str, str]]]:
     """(namespace, `Kind name`, labels) of every workload: pods, and the pod templates of
     Deployments, StatefulSets and DaemonSets (files often hold those without pods)."""
     out = []
     for pod in ctx.list("Pod"):
-        status = _dict(pod.get("status"))
+        status = as_dict(pod.get("status"))
         if status.get("phase") in ("Succeeded", "Failed"):
             continue
         out.append((str(meta(pod).get("namespace") or ""), ref(pod), labels(pod)))
     for kind in _TEMPLATE_KINDS:
         for workload in ctx.list(kind):
-            template = _dict(_dict(workload.get("spec")).get("template"))
+            template = as_dict(as_dict(workload.get("spec")).get("template"))
             out.append((str(meta(workload).get("namespace") or ""), ref(workload),
                         {str(k): str(v) for k, v in
-                         _dict(_dict(template.get("metadata")).get("labels")).items()}))
+                         as_dict(as_dict(template.get("metadata")).get("labels")).items()}))
     return out
 
 

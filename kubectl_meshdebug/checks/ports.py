@@ -14,7 +14,7 @@ from kubectl_meshdebug.checks.context import SYSTEM_NAMESPACES, AuditContext
 from kubectl_meshdebug.checks.finding import Evidence, Finding, FindingType
 from kubectl_meshdebug.checks.why503_context import Why503Context, entry_text
 from kubectl_meshdebug.envoy.config_dump import upstream_http_protocol
-from kubectl_meshdebug.kube.state import labels, meta, ref
+from kubectl_meshdebug.kube.state import full_name, labels, meta, ref
 from kubectl_meshdebug.mesh.protocol import (
     TLS_PORTS,
     follows_convention,
@@ -190,7 +190,7 @@ def protocol_conflict(ctx: AuditContext, only_port: int | None = None) -> list[F
             if kind == "sniffed" or not isinstance(number, int) or (
                     only_port is not None and number != only_port):
                 continue
-            name = f"{meta(svc).get('namespace')}/{meta(svc).get('name')}"
+            name = full_name(svc)
             by_port.setdefault(number, {}).setdefault(kind, []).append(name)
             objects.setdefault(number, []).append(svc)
     findings = []

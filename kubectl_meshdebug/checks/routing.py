@@ -13,7 +13,7 @@ from typing import Any
 
 from kubectl_meshdebug.checks.context import AuditContext
 from kubectl_meshdebug.checks.finding import Evidence, Finding, FindingType
-from kubectl_meshdebug.kube.state import meta, ref
+from kubectl_meshdebug.kube.state import full_name, meta, ref
 from kubectl_meshdebug.mesh import policy
 from kubectl_meshdebug.mesh.commands import kubectl_hint
 from kubectl_meshdebug.mesh.hosts import resolve_host
@@ -182,7 +182,7 @@ def dr_host_not_found(ctx: AuditContext) -> list[Finding]:
         if not any(e.host == host or (e.host.startswith("*") and host.endswith(e.host[1:]))
                    for e in ctx.registry):
             findings.append(DR_HOST_NOT_FOUND(
-                f"DestinationRule {meta(dr).get('namespace')}/{meta(dr).get('name')} is for "
+                f"DestinationRule {full_name(dr)} is for "
                 f"{host}, which is no Service or ServiceEntry: it applies to nothing",
                 [Evidence(ref(dr), f"spec.host: {(dr.get('spec') or {}).get('host')}")],
                 fix="Fix spec.host (short names resolve in the rule's namespace).",

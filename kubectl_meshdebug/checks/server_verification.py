@@ -14,7 +14,7 @@ from typing import Any
 
 from kubectl_meshdebug.checks.context import AuditContext
 from kubectl_meshdebug.checks.finding import Evidence, Finding, FindingType
-from kubectl_meshdebug.kube.state import meta, ref
+from kubectl_meshdebug.kube.state import as_dict, full_name, ref
 
 Obj = dict[str, Any]
 
@@ -31,9 +31,6 @@ DR_PORT_TLS_NO_CA = FindingType(
     kinds=("DestinationRule",))
 
 
-def _dict(value: Any) -> Obj:
-    return value if isinstance(value, dict) else {}
-
 
 def _unverified(tls: Obj, has_selector: bool) -> bool:
     return str(tls.get("mode") or "") in ("SIMPLE", "MUTUAL") and not tls.get(
@@ -45,15 +42,15 @@ def dr_tls_without_ca(ctx: AuditContext) -> list[Finding]:
     for dr in ctx.list("DestinationRule"):
         if not ctx.in_scope(dr):
             continue
-        spec = _dict(dr.get("spec"))
-        policy = _dict(spec.get("trafficPolicy"))
-        selector = bool(_dict(spec.get("workloadSelector")))
-        name = f"{meta(dr).get('namespace')}/{meta(dr).get('name')}"
+        spec = as_dict(dr.get("spec"))
+        policy = as_dict(spec.get("trafficPolicy"))
+        selector = bool(as_dict(spec.get("workloadSelector")))
+        name = full_name(dr)
         host = str(spec.get("host") or "")
         fix = ("Set caCertificates to the CA bundle that signed the server's certificate "
                "(a path in the proxy), or use credentialName on a gateway's rule; and "
                "subjectAltNames to pin the server's name.")
-        tls = _dict(policy.get("tls"))
+        tls = as_dict(policy.get("tls"))
         if _unverified(tls, selector):
             findings.append(DR_TLS_NO_CA(
                 f"DestinationRule {name} sends TLS {tls.get('mode')} to {host} without "
@@ -62,10 +59,10 @@ def dr_tls_without_ca(ctx: AuditContext) -> list[Finding]:
                                    "caCertificates")],
                 fix=fix, resource=ref(dr)))
         for setting in policy.get("portLevelSettings") or []:
-            tls = _dict(_dict(setting).get("tls"))
+            tls = as_dict(as_dict(setting).get("tls"))
             if not _unverified(tls, selector):
                 continue
-            port = _dict(_dict(setting).get("port")).get("number")
+            port = as_dict(as_dict(setting).get("port")).get("number")
             findings.append(DR_PORT_TLS_NO_CA(
                 f"DestinationRule {name} sends TLS {tls.get('mode')} to {host} port {port} "
                 "without caCertificates: any server certificate is accepted",

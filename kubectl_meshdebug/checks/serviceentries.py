@@ -13,7 +13,7 @@ from typing import Any
 
 from kubectl_meshdebug.checks.context import AuditContext
 from kubectl_meshdebug.checks.finding import Evidence, Finding, FindingType
-from kubectl_meshdebug.kube.state import meta, ref
+from kubectl_meshdebug.kube.state import as_dict, full_name, meta, ref
 
 Obj = dict[str, Any]
 
@@ -34,12 +34,9 @@ SERVICEENTRY_DUPLICATE_HOST = FindingType(
     kinds=("ServiceEntry",))
 
 
-def _dict(value: Any) -> Obj:
-    return value if isinstance(value, dict) else {}
-
 
 def _ports(se: Obj) -> list[Obj]:
-    return [p for p in _dict(se.get("spec")).get("ports") or [] if isinstance(p, dict)]
+    return [p for p in as_dict(se.get("spec")).get("ports") or [] if isinstance(p, dict)]
 
 
 def _strings(value: Any) -> list[str]:
@@ -55,8 +52,8 @@ def serviceentry_addresses(ctx: AuditContext) -> list[Finding]:
         return []
     findings: list[Finding] = []
     for se in ctx.list("ServiceEntry"):
-        spec = _dict(se.get("spec"))
-        if not ctx.in_scope(se) or spec.get("addresses") or _dict(se.get("status")).get(
+        spec = as_dict(se.get("spec"))
+        if not ctx.in_scope(se) or spec.get("addresses") or as_dict(se.get("status")).get(
                 "addresses"):
             continue
         tcp = [p for p in _ports(se) if str(p.get("protocol") or "TCP").upper() == "TCP"]
@@ -64,7 +61,7 @@ def serviceentry_addresses(ctx: AuditContext) -> list[Finding]:
             continue
         numbers = ", ".join(str(p.get("number")) for p in tcp)
         findings.append(SERVICEENTRY_ADDRESSES_REQUIRED(
-            f"ServiceEntry {meta(se).get('namespace')}/{meta(se).get('name')} has TCP port(s) "
+            f"ServiceEntry {full_name(se)} has TCP port(s) "
             f"{numbers} and no addresses: sidecars cannot tell its traffic from other TCP "
             "traffic on the port, and send it wherever the port's listener points",
             [Evidence(ref(se), f"ports {numbers} protocol TCP, no spec.addresses")],
@@ -78,7 +75,7 @@ def serviceentry_addresses(ctx: AuditContext) -> list[Finding]:
 def serviceentry_protocol_conflicts(ctx: AuditContext) -> list[Finding]:
     index: dict[tuple[str, str, Any], list[tuple[str, Obj]]] = {}
     for se in ctx.list("ServiceEntry"):
-        spec = _dict(se.get("spec"))
+        spec = as_dict(se.get("spec"))
         namespace = str(meta(se).get("namespace") or "")
         export = _strings(spec.get("exportTo"))
         scopes = {"*"} if not export or "*" in export else {
@@ -96,7 +93,7 @@ def serviceentry_protocol_conflicts(ctx: AuditContext) -> list[Finding]:
         protocols = sorted({p.upper() for p, _ in entries})
         if len(protocols) < 2:
             continue
-        names = sorted({f"{meta(se).get('namespace')}/{meta(se).get('name')}"
+        names = sorted({full_name(se)
                         for _, se in entries})
         for _, se in entries:
             if ref(se) in reported or not ctx.in_scope(se):
@@ -120,7 +117,7 @@ def serviceentry_duplicates(ctx: AuditContext) -> list[Finding]:
     depends on namespace and age: edit one and nothing may change."""
     index: dict[tuple[str, Any], list[tuple[str, Obj]]] = {}
     for se in ctx.list("ServiceEntry"):
-        for host in _strings(_dict(se.get("spec")).get("hosts")):
+        for host in _strings(as_dict(se.get("spec")).get("hosts")):
             for port in _ports(se):
                 index.setdefault((host.lower(), port.get("number")), []).append(
                     (str(port.get("protocol") or "").upper(), se))
@@ -129,7 +126,7 @@ def serviceentry_duplicates(ctx: AuditContext) -> list[Finding]:
     for (host, number), entries in sorted(index.items(), key=lambda kv: str(kv[0])):
         if len(entries) < 2 or len({p for p, _ in entries}) > 1:
             continue
-        names = sorted({f"{meta(se).get('namespace')}/{meta(se).get('name')}"
+        names = sorted({full_name(se)
                         for _, se in entries})
         if len(names) < 2:
             continue

@@ -12,7 +12,7 @@ from typing import Any
 
 from kubectl_meshdebug.checks.context import AuditContext
 from kubectl_meshdebug.checks.finding import Evidence, Finding, FindingType
-from kubectl_meshdebug.kube.state import labels, meta, ref
+from kubectl_meshdebug.kube.state import full_name, labels, meta, ref
 from kubectl_meshdebug.mesh.commands import kubectl_hint
 from kubectl_meshdebug.mesh.hosts import resolve_host
 from kubectl_meshdebug.mesh.inmesh import in_ambient
@@ -73,7 +73,7 @@ def namespace_in_ambient(namespace: Obj | None) -> bool:
 
 
 def _names(sidecars: list[Obj]) -> str:
-    return ", ".join(sorted(f"{meta(s).get('namespace')}/{meta(s).get('name')}"
+    return ", ".join(sorted(full_name(s)
                             for s in sidecars))
 
 
@@ -142,7 +142,7 @@ def sidecar_selectors(ctx: AuditContext) -> list[Finding]:
 
 def _ambient(sidecar: Obj, where: str) -> Finding:
     return SIDECAR_IN_AMBIENT(
-        f"Sidecar {meta(sidecar).get('namespace')}/{meta(sidecar).get('name')} applies to "
+        f"Sidecar {full_name(sidecar)} applies to "
         f"{where}, which is in ambient mode: there is no sidecar, the policy has no effect",
         [Evidence(ref(sidecar), "applies to an ambient workload")],
         fix="Delete the Sidecar, or take the workload out of ambient mode if it should have "

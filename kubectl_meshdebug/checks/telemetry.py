@@ -13,7 +13,7 @@ from typing import Any
 
 from kubectl_meshdebug.checks.context import AuditContext
 from kubectl_meshdebug.checks.finding import Evidence, Finding, FindingType
-from kubectl_meshdebug.kube.state import labels, meta, ref
+from kubectl_meshdebug.kube.state import as_dict, full_name, labels, meta, ref
 
 Obj = dict[str, Any]
 
@@ -38,12 +38,6 @@ TELEMETRY_ACCESS_LOG_NO_PROVIDER = FindingType(
     kinds=("Telemetry", "ConfigMap"))
 
 
-def _dict(value: Any) -> Obj:
-    return value if isinstance(value, dict) else {}
-
-
-def _name(obj: Obj) -> str:
-    return f"{meta(obj).get('namespace')}/{meta(obj).get('name')}"
 
 
 def telemetry_selectors(ctx: AuditContext) -> list[Finding]:
@@ -51,22 +45,22 @@ def telemetry_selectors(ctx: AuditContext) -> list[Finding]:
     by_pod: dict[str, list[Obj]] = {}
     defaults: dict[str, list[Obj]] = {}
     for telemetry in ctx.list("Telemetry"):
-        spec = _dict(telemetry.get("spec"))
+        spec = as_dict(telemetry.get("spec"))
         namespace = str(meta(telemetry).get("namespace") or "")
         if "selector" not in spec:
             defaults.setdefault(namespace, []).append(telemetry)
         selector = {str(k): str(v) for k, v in
-                    _dict(_dict(spec.get("selector")).get("matchLabels")).items()}
+                    as_dict(as_dict(spec.get("selector")).get("matchLabels")).items()}
         if not selector:
             continue
         matched = [p for p in ctx.list("Pod") if meta(p).get("namespace") == namespace
                    and all(labels(p).get(k) == v for k, v in selector.items())]
         for pod in matched:
-            by_pod.setdefault(_name(pod), []).append(telemetry)
+            by_pod.setdefault(full_name(pod), []).append(telemetry)
         if not matched and ctx.in_scope(telemetry):
             text = ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
             findings.append(TELEMETRY_SELECTOR_NO_PODS(
-                f"Telemetry {_name(telemetry)} selects {text}, which no pod in {namespace} "
+                f"Telemetry {full_name(telemetry)} selects {text}, which no pod in {namespace} "
                 "carries: it applies to nothing",
                 [Evidence(ref(telemetry), f"selector.matchLabels: {selector}")],
                 fix="Fix the labels, or create the Telemetry in the pods' namespace.",
@@ -75,21 +69,21 @@ def telemetry_selectors(ctx: AuditContext) -> list[Finding]:
     for pod, telemetries in sorted(by_pod.items()):
         if len(telemetries) < 2:
             continue
-        names = ", ".join(sorted(_name(t) for t in telemetries))
+        names = ", ".join(sorted(full_name(t) for t in telemetries))
         for telemetry in telemetries:
             if ref(telemetry) in reported or not ctx.in_scope(telemetry):
                 continue
             reported.add(ref(telemetry))
             findings.append(TELEMETRY_SELECTOR_CONFLICT(
                 f"pod {pod} is selected by Telemetries {names}: istiod applies one of them",
-                [Evidence(ref(t), f"selector: {_dict(t.get('spec')).get('selector')}")
+                [Evidence(ref(t), f"selector: {as_dict(t.get('spec')).get('selector')}")
                  for t in telemetries],
                 fix="Make the selectors disjoint, or merge the Telemetries into one.",
                 resource=ref(telemetry)))
     for namespace, telemetries in sorted(defaults.items()):
         if len(telemetries) < 2:
             continue
-        names = ", ".join(sorted(_name(t) for t in telemetries))
+        names = ", ".join(sorted(full_name(t) for t in telemetries))
         findings += [TELEMETRY_MULTIPLE_DEFAULTS(
             f"namespace {namespace} has Telemetries without a selector {names}: istiod "
             "applies one of them to the namespace",
@@ -106,12 +100,12 @@ def telemetry_access_log_providers(ctx: AuditContext) -> list[Finding]:
     for telemetry in ctx.list("Telemetry"):
         if not ctx.in_scope(telemetry):
             continue
-        for index, entry in enumerate(_dict(telemetry.get("spec")).get("accessLogging") or []):
-            entry = _dict(entry)
+        for index, entry in enumerate(as_dict(telemetry.get("spec")).get("accessLogging") or []):
+            entry = as_dict(entry)
             if entry.get("disabled") is True or entry.get("providers"):
                 continue
             findings.append(TELEMETRY_ACCESS_LOG_NO_PROVIDER(
-                f"Telemetry {_name(telemetry)} turns on access logging with no provider, and "
+                f"Telemetry {full_name(telemetry)} turns on access logging with no provider, and "
                 "the mesh config names no default access log provider: no access log is "
                 "written",
                 [Evidence(ref(telemetry), f"accessLogging[{index}]: no providers"),

@@ -15,7 +15,7 @@ from typing import Any
 from kubectl_meshdebug.checks.context import AuditContext
 from kubectl_meshdebug.checks.finding import Evidence, Finding, FindingType
 from kubectl_meshdebug.checks.why503_context import Why503Context, entry_text
-from kubectl_meshdebug.kube.state import meta, ref
+from kubectl_meshdebug.kube.state import full_name, meta, ref
 from kubectl_meshdebug.mesh import inbound, policy
 from kubectl_meshdebug.mesh.commands import pod_hint, proxy_hint
 from kubectl_meshdebug.text import one_line
@@ -424,12 +424,12 @@ def sidecar_missing(ctx: Why503Context) -> list[Finding]:
         + (f": the client's cluster {cluster} forces mTLS, which they cannot answer "
            "(503 UF/UC)" if explicit else ": calls to them are plaintext, outside mTLS "
            "and telemetry"),
-        [Evidence(f"Pod {meta(p).get('namespace')}/{meta(p).get('name')}",
+        [Evidence(f"Pod {full_name(p)}",
                   "containers: " + ", ".join(str(c.get("name", "")) for c in (
                       p.get("spec") or {}).get("containers") or [] if isinstance(c, dict)))
          for p in bare[:3]],
         fix=pod_hint("check-inject", str(meta(pod).get("name")), str(meta(pod).get("namespace"))),
-        resource=f"Pod {meta(pod).get('namespace')}/{meta(pod).get('name')}",
+        resource=f"Pod {full_name(pod)}",
         severity="error" if explicit else "info", weight=6 if explicit else 1)]
 
 

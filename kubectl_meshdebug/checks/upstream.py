@@ -18,7 +18,7 @@ from kubectl_meshdebug.envoy.accesslog import AccessLogEntry
 from kubectl_meshdebug.envoy.flags import failure_meaning
 from kubectl_meshdebug.envoy.protojson import duration_seconds
 from kubectl_meshdebug.envoy.stats import cluster_stat_re
-from kubectl_meshdebug.kube.state import meta, ref
+from kubectl_meshdebug.kube.state import full_name, meta, ref
 from kubectl_meshdebug.mesh.commands import proxy_hint
 from kubectl_meshdebug.mesh.correlate import owning_config
 from kubectl_meshdebug.mesh.describe import container_ports, target_port_status
@@ -268,7 +268,7 @@ def target_port_not_listening(ctx: Why503Context) -> list[Finding]:
                 f"Service {ctx.target.namespace}/{ctx.target.name} port {port.get('port')} "
                 f"targets {target}, which pod {meta(pod).get('name')} does not declare "
                 f"({', '.join(ports)})",
-                [Evidence(f"Pod {meta(pod).get('namespace')}/{meta(pod).get('name')}",
+                [Evidence(f"Pod {full_name(pod)}",
                           "containerPorts: " + ", ".join(ports))],
                 fix="Make targetPort the port the app listens on.",
                 resource=f"Service {ctx.target.namespace}/{ctx.target.name}",

@@ -13,7 +13,7 @@ from typing import Any
 
 from kubectl_meshdebug.checks.context import AuditContext
 from kubectl_meshdebug.checks.finding import Evidence, Finding, FindingType
-from kubectl_meshdebug.kube.state import meta, ref
+from kubectl_meshdebug.kube.state import full_name, meta, ref
 from kubectl_meshdebug.mesh.hosts import names_match, resolve_host
 from kubectl_meshdebug.mesh.virtualservice import gateways
 
@@ -161,7 +161,7 @@ def vs_host_conflict(ctx: AuditContext) -> list[Finding]:
                       and names_match(host, other_host) for vs in vss]
         if len(group) < 2:
             continue
-        names = sorted({f"{meta(v).get('namespace')}/{meta(v).get('name')}" for v in group})
+        names = sorted({full_name(v) for v in group})
         for vs in group:
             if ref(vs) in reported or not ctx.in_scope(vs):
                 continue

@@ -13,7 +13,7 @@ from typing import Any
 
 from kubectl_meshdebug.checks.context import AuditContext
 from kubectl_meshdebug.checks.finding import Evidence, Finding, FindingType
-from kubectl_meshdebug.kube.state import meta, ref
+from kubectl_meshdebug.kube.state import as_dict, full_name, ref
 
 Obj = dict[str, Any]
 
@@ -27,9 +27,6 @@ VS_MATCH_INEFFECTIVE = FindingType(
     "A VirtualService match repeats or is covered by an earlier rule's (IST0131)",
     kinds=("VirtualService",))
 
-
-def _dict(value: Any) -> Obj:
-    return value if isinstance(value, dict) else {}
 
 
 def _pruned(value: Any) -> Any:
@@ -58,7 +55,7 @@ def _match_name(match: Obj, index: int, http: bool) -> str:
 
 
 def _exact_or_prefix(value: Any) -> str:
-    value = _dict(value)
+    value = as_dict(value)
     if value.get("exact"):
         return f"exact:{value['exact']}"
     if value.get("prefix"):
@@ -68,14 +65,14 @@ def _exact_or_prefix(value: Any) -> str:
 
 def _overlap_key(route: Obj, match: Obj, rule: int, index: int) -> Obj | None:
     """Istio's genMatchHTTPRoutes: the fields a prefix match is compared on."""
-    prefix = _dict(match.get("uri")).get("prefix")
+    prefix = as_dict(match.get("uri")).get("prefix")
     if not prefix:
         return None
     return {"route": _route_name(route, rule, True), "match": _match_name(match, index, True),
             "prefix": str(prefix), "port": match.get("port") or 0,
             "method": _exact_or_prefix(match.get("method")) or "exact:GET",
             "authority": _exact_or_prefix(match.get("authority")),
-            **{field: {str(k): _exact_or_prefix(v) for k, v in _dict(match.get(field)).items()}
+            **{field: {str(k): _exact_or_prefix(v) for k, v in as_dict(match.get(field)).items()}
                for field in ("headers", "queryParams", "withoutHeaders")}}
 
 
@@ -147,8 +144,8 @@ def vs_unreachable_rules(ctx: AuditContext) -> list[Finding]:
     for vs in ctx.list("VirtualService"):
         if not ctx.in_scope(vs):
             continue
-        spec = _dict(vs.get("spec"))
-        name = f"{meta(vs).get('namespace')}/{meta(vs).get('name')}"
+        spec = as_dict(vs.get("spec"))
+        name = full_name(vs)
         for section in ("http", "tcp", "tls"):
             routes = spec.get(section) if isinstance(spec.get(section), list) else []
             for kind, rule, detail in _analyze(routes, section == "http"):

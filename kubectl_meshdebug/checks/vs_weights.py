@@ -13,7 +13,7 @@ from typing import Any
 
 from kubectl_meshdebug.checks.context import AuditContext
 from kubectl_meshdebug.checks.finding import Evidence, Finding, FindingType
-from kubectl_meshdebug.kube.state import meta, ref
+from kubectl_meshdebug.kube.state import as_list, meta, ref
 from kubectl_meshdebug.mesh.hosts import resolve_host
 from kubectl_meshdebug.text import one_line
 
@@ -30,9 +30,6 @@ VS_REPEATED_DESTINATION = FindingType(
     kinds=("VirtualService",))
 
 
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
 
 def vs_route_weights(ctx: AuditContext) -> list[Finding]:
     findings = []
@@ -42,10 +39,10 @@ def vs_route_weights(ctx: AuditContext) -> list[Finding]:
         namespace = str(meta(vs).get("namespace") or "")
         spec = vs.get("spec") if isinstance(vs.get("spec"), dict) else {}
         for section in ("http", "tcp", "tls"):
-            for i, rule in enumerate(_list(spec.get(section))):
+            for i, rule in enumerate(as_list(spec.get(section))):
                 if not isinstance(rule, dict):
                     continue
-                route = [r for r in _list(rule.get("route")) if isinstance(r, dict)]
+                route = [r for r in as_list(rule.get("route")) if isinstance(r, dict)]
                 where = f"{section}[{i}]"
                 weight = route[0].get("weight") if len(route) == 1 else None
                 if isinstance(weight, int) and 0 < weight < 100:

@@ -13,7 +13,7 @@ from typing import Any
 
 from kubectl_meshdebug.checks.context import AuditContext
 from kubectl_meshdebug.checks.finding import Evidence, Finding, FindingType
-from kubectl_meshdebug.kube.state import labels, meta, ref
+from kubectl_meshdebug.kube.state import as_dict, full_name, labels, meta, ref
 from kubectl_meshdebug.mesh.inmesh import template_in_mesh
 
 Obj = dict[str, Any]
@@ -36,24 +36,18 @@ SERVICE_PORT_NOT_DECLARED = FindingType(
 WAYPOINT = ("gateway.istio.io/managed", "istio.io-mesh-controller")
 
 
-def _dict(value: Any) -> Obj:
-    return value if isinstance(value, dict) else {}
-
 
 def _services(deployment: Obj, services: list[Obj]) -> list[Obj]:
-    template = _dict(_dict(deployment.get("spec")).get("template"))
+    template = as_dict(as_dict(deployment.get("spec")).get("template"))
     pod_labels = labels(template)
     out = []
     for svc in services:
-        selector = _dict(_dict(svc.get("spec")).get("selector"))
+        selector = as_dict(as_dict(svc.get("spec")).get("selector"))
         if selector and meta(svc).get("namespace") == meta(deployment).get("namespace") and all(
                 pod_labels.get(str(k)) == str(v) for k, v in selector.items()):
             out.append(svc)
     return out
 
-
-def _name(obj: Obj) -> str:
-    return f"{meta(obj).get('namespace')}/{meta(obj).get('name')}"
 
 
 def deployment_service_ports(ctx: AuditContext) -> list[Finding]:
@@ -62,26 +56,26 @@ def deployment_service_ports(ctx: AuditContext) -> list[Finding]:
     findings: list[Finding] = []
     for deployment in ctx.list("Deployment"):
         if not ctx.in_scope(deployment) or labels(deployment).get(WAYPOINT[0]) == WAYPOINT[1] \
-                or not template_in_mesh(_dict(_dict(deployment.get("spec")).get("template")),
+                or not template_in_mesh(as_dict(as_dict(deployment.get("spec")).get("template")),
                                         namespaces.get(str(meta(deployment).get("namespace")))):
             continue
         protocols: dict[Any, dict[str, list[str]]] = {}
         targets: dict[str, dict[Any, str]] = {}
         for svc in _services(deployment, services):
-            for port in _dict(svc.get("spec")).get("ports") or []:
+            for port in as_dict(svc.get("spec")).get("ports") or []:
                 if not isinstance(port, dict):
                     continue
                 number = port.get("port")
                 protocol = str(port.get("protocol") or "TCP")
-                protocols.setdefault(number, {}).setdefault(protocol, []).append(_name(svc))
+                protocols.setdefault(number, {}).setdefault(protocol, []).append(full_name(svc))
                 target = str(port.get("targetPort") or "") or str(number)
-                targets.setdefault("" if target == "0" else target, {})[number] = _name(svc)
+                targets.setdefault("" if target == "0" else target, {})[number] = full_name(svc)
         for number, by_protocol in sorted(protocols.items(), key=lambda kv: str(kv[0])):
             if len(by_protocol) < 2:
                 continue
             names = sorted(n for found in by_protocol.values() for n in found)
             findings.append(DEPLOYMENT_PORT_PROTOCOLS(
-                f"Deployment {_name(deployment)} is behind Services {', '.join(names)}, which "
+                f"Deployment {full_name(deployment)} is behind Services {', '.join(names)}, which "
                 f"use port {number} with protocols {', '.join(sorted(by_protocol))}: the "
                 "sidecar cannot serve both",
                 [Evidence(f"Service {n}", f"port {number}/{p}")
@@ -92,7 +86,7 @@ def deployment_service_ports(ctx: AuditContext) -> list[Finding]:
             if len(by_port) < 2:
                 continue
             findings.append(DEPLOYMENT_TARGET_PORT_CONFLICT(
-                f"Deployment {_name(deployment)} is behind Services "
+                f"Deployment {full_name(deployment)} is behind Services "
                 f"{', '.join(sorted(set(by_port.values())))}, which send ports "
                 f"{', '.join(str(p) for p in sorted(by_port, key=str))} to targetPort {target}: "
                 "the sidecar's inbound listener for it takes one Service's settings",
@@ -107,9 +101,9 @@ def _declares(template: Obj, port: Obj) -> bool:
     """Whether a container port answers the Service port: by name for a named
     targetPort, else by number (targetPort, or the port itself)."""
     target = port.get("targetPort")
-    containers = _dict(template.get("spec")).get("containers")
+    containers = as_dict(template.get("spec")).get("containers")
     declared = [p for c in (containers if isinstance(containers, list) else [])
-                for p in (_dict(c).get("ports") or []) if isinstance(p, dict)]
+                for p in (as_dict(c).get("ports") or []) if isinstance(p, dict)]
     if isinstance(target, str) and target and not target.isdecimal():
         return any(p.get("name") == target for p in declared)
     number = int(target) if isinstance(target, (int, str)) and str(target).isdecimal() \
@@ -124,13 +118,13 @@ def service_ports_declared(ctx: AuditContext) -> list[Finding]:
     with no endpoints for that port, and a number nobody declares is usually a typo
     (the symptom: 503 UF, connection refused, on that port only)."""
     namespaces = {str(meta(n).get("name")): n for n in ctx.list("Namespace")}
-    templates = [(w, _dict(_dict(w.get("spec")).get("template")))
+    templates = [(w, as_dict(as_dict(w.get("spec")).get("template")))
                  for kind in ("Deployment", "StatefulSet", "DaemonSet") for w in ctx.list(kind)]
     findings: list[Finding] = []
     for svc in ctx.list("Service"):
         namespace = str(meta(svc).get("namespace") or "")
-        spec = _dict(svc.get("spec"))
-        selector = _dict(spec.get("selector"))
+        spec = as_dict(svc.get("spec"))
+        selector = as_dict(spec.get("selector"))
         if not ctx.in_scope(svc) or not selector or namespace == ctx.state.istio_namespace \
                 or labels(svc).get(WAYPOINT[0]) or "istio" in labels(svc) \
                 or labels(svc).get("kiali_wizard"):
@@ -148,13 +142,13 @@ def service_ports_declared(ctx: AuditContext) -> list[Finding]:
             target = port.get("targetPort", port.get("port"))
             findings.append(SERVICE_PORT_NOT_DECLARED(
                 f"{ref(svc)} port {port.get('port')} targets {target!s}, which no container "
-                f"of {_name(backing[0][0])} declares: if the app does not listen there, calls "
+                f"of {full_name(backing[0][0])} declares: if the app does not listen there, calls "
                 "to this port fail (503 UF, connection refused)",
                 [Evidence(ref(svc), f"port {port.get('port')} -> targetPort {target!s}"),
                  Evidence(ref(backing[0][0]), "containerPorts: " + (", ".join(
                      f"{p.get('name') or '-'}/{p.get('containerPort')}"
-                     for c in _dict(backing[0][1].get("spec")).get("containers") or []
-                     for p in _dict(c).get("ports") or [] if isinstance(p, dict)) or "none"))],
+                     for c in as_dict(backing[0][1].get("spec")).get("containers") or []
+                     for p in as_dict(c).get("ports") or [] if isinstance(p, dict)) or "none"))],
                 fix="Point targetPort at the port the app listens on, and declare it in the "
                     "container's ports.",
                 resource=ref(svc)))

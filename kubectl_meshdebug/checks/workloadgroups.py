@@ -20,7 +20,7 @@ from kubectl_meshdebug.checks.inventory import (
     selector_text,
     service_accounts,
 )
-from kubectl_meshdebug.kube.state import meta, ref
+from kubectl_meshdebug.kube.state import as_dict, meta, ref
 from kubectl_meshdebug.text import one_line
 
 Obj = dict[str, Any]
@@ -36,9 +36,6 @@ WORKLOADGROUP_DUPLICATE_LABELS = FindingType(
     kinds=("WorkloadGroup",))
 
 
-def _dict(value: Any) -> Obj:
-    return value if isinstance(value, dict) else {}
-
 
 def workloadgroups(ctx: AuditContext) -> list[Finding]:
     groups = ctx.list("WorkloadGroup")
@@ -47,7 +44,7 @@ def workloadgroups(ctx: AuditContext) -> list[Finding]:
         accounts = service_accounts(ctx)
         for group in groups:
             namespace = str(meta(group).get("namespace") or "")
-            account = _dict(_dict(group.get("spec")).get("template")).get("serviceAccount")
+            account = as_dict(as_dict(group.get("spec")).get("template")).get("serviceAccount")
             if not account or (namespace, str(account)) in accounts or not ctx.in_scope(group):
                 continue
             findings.append(WORKLOADGROUP_ACCOUNT_NOT_FOUND(
@@ -60,10 +57,10 @@ def workloadgroups(ctx: AuditContext) -> list[Finding]:
                 resource=ref(group)))
     by_labels: dict[tuple[str, str], list[Obj]] = {}
     for group in groups:
-        metadata = _dict(group.get("spec")).get("metadata")
+        metadata = as_dict(group.get("spec")).get("metadata")
         if not isinstance(metadata, dict):
             continue
-        found = {str(k): str(v) for k, v in _dict(metadata.get("labels")).items()}
+        found = {str(k): str(v) for k, v in as_dict(metadata.get("labels")).items()}
         by_labels.setdefault((str(meta(group).get("namespace") or ""),
                               selector_text(found)), []).append(group)
     for (_, text), same in sorted(by_labels.items()):

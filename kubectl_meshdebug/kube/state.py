@@ -201,6 +201,23 @@ def meta(obj: Obj | None) -> Obj:
     return value if isinstance(value, dict) else {}
 
 
+def as_dict(value: Any) -> Obj:
+    """VALUE when it is a JSON object, else {}: manifests and dumps are outside data, and a
+    field of the wrong type is read as absent rather than raised on."""
+    return value if isinstance(value, dict) else {}
+
+
+def as_list(value: Any) -> list[Any]:
+    """VALUE when it is a JSON array, else [] (see as_dict)."""
+    return value if isinstance(value, list) else []
+
+
+def full_name(obj: Obj | None) -> str:
+    """`namespace/name`, the way findings and tables name an object without its kind."""
+    m = meta(obj)
+    return f"{m.get('namespace')}/{m.get('name')}"
+
+
 def labels(obj: Obj | None) -> dict[str, str]:
     value = meta(obj).get("labels")
     if not isinstance(value, dict):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from kubectl_meshdebug.kube.state import ClusterState, annotations, labels, meta, ref
+from kubectl_meshdebug.kube.state import ClusterState, annotations, full_name, labels, meta, ref
 from kubectl_meshdebug.kube.targets import proxy_container
 from kubectl_meshdebug.mesh import policy
 from kubectl_meshdebug.mesh.commands import pod_hint
@@ -103,7 +103,7 @@ def describe_dr(dr: Obj, pod_labels: dict[str, str]) -> dict[str, Any]:
                 if all(pod_labels.get(k) == str(v) for k, v in (s.get("labels") or {}).items())]
     tp = spec.get("trafficPolicy") or {}
     return {
-        "name": f"{meta(dr).get('namespace')}/{meta(dr).get('name')}",
+        "name": full_name(dr),
         "host": spec.get("host"),
         "has_subsets": bool(subsets),
         "has_traffic_policy": bool(tp),
@@ -242,13 +242,13 @@ def describe_pod(state: ClusterState, pod: Obj, only_service: str | None = None
         "port_modes": {str(k): v for k, v in sorted(peer_auth.per_port.items())},
         "applied": peer_auth.applied}
     out["authorization_policies"] = [
-        {"name": ref(p).split(" ", 1)[1], "action": str((p.get("spec") or {}).get("action")
+        {"name": full_name(p), "action": str((p.get("spec") or {}).get("action")
                                                         or "ALLOW"),
          "rules": len((p.get("spec") or {}).get("rules") or [])}
         for p in policy.workload_policies(state, mesh.root_namespace, ns, pod_labels,
                                           "AuthorizationPolicy")]
     out["request_authentications"] = [
-        ref(p).split(" ", 1)[1] for p in policy.workload_policies(
+        full_name(p) for p in policy.workload_policies(
             state, mesh.root_namespace, ns, pod_labels, "RequestAuthentication")]
     if not out["services"]:
         warnings.append("no Service selects this pod")

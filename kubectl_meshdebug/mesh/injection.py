@@ -15,6 +15,7 @@ from typing import Any
 
 from kubectl_meshdebug.kube.state import (
     ClusterState,
+    full_name,
     label_selector_matches,
     labels,
     meta,
@@ -175,7 +176,7 @@ def namespaces_by_default(state: ClusterState) -> str:
             continue
         hook = values.get("sidecarInjectorWebhook") if isinstance(values, dict) else None
         if isinstance(hook, dict) and hook.get("enableNamespacesByDefault") is True:
-            return f"ConfigMap {meta(cm).get('namespace')}/{meta(cm).get('name')}"
+            return f"ConfigMap {full_name(cm)}"
     return ""
 
 

@@ -7,25 +7,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubectl_meshdebug.kube.state import labels, meta
+from kubectl_meshdebug.kube.state import as_dict, labels, meta
 
 Obj = dict[str, Any]
 
 INJECT = "sidecar.istio.io/inject"
 
 
-def _dict(value: Any) -> Obj:
-    return value if isinstance(value, dict) else {}
-
 
 def template_in_mesh(template: Obj, namespace: Obj | None) -> bool:
     """A Pod, or a workload's spec.template, with its Namespace object (None if unknown)."""
-    spec = _dict(template.get("spec"))
+    spec = as_dict(template.get("spec"))
     containers = [c for key in ("containers", "initContainers")
                   for c in spec.get(key) or [] if isinstance(c, dict)]
     if any(c.get("name") == "istio-proxy" and c.get("image") for c in containers):
         return True
-    for where in (labels(template), _dict(meta(template).get("annotations"))):
+    for where in (labels(template), as_dict(meta(template).get("annotations"))):
         if INJECT in where:
             return str(where[INJECT]) == "true"
     return namespace is not None and labels(namespace).get("istio-injection") == "enabled"
@@ -33,4 +30,4 @@ def template_in_mesh(template: Obj, namespace: Obj | None) -> bool:
 
 def in_ambient(pod: Obj) -> bool:
     """Redirected to ztunnel (annotation ambient.istio.io/redirection: enabled)."""
-    return _dict(meta(pod).get("annotations")).get("ambient.istio.io/redirection") == "enabled"
+    return as_dict(meta(pod).get("annotations")).get("ambient.istio.io/redirection") == "enabled"

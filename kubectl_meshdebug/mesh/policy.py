@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubectl_meshdebug.kube.state import ClusterState, label_selector_matches, meta
+from kubectl_meshdebug.kube.state import ClusterState, full_name, label_selector_matches, meta
 from kubectl_meshdebug.mesh.hosts import exported_to, host_matches, resolve_host, specificity
 from kubectl_meshdebug.mesh.meshconfig import MeshConfig
 
@@ -107,7 +107,7 @@ def expected_client_tls(dr: Obj | None, mesh: MeshConfig, port: int | None,
         policy = effective_traffic_policy(dr, port, subset)
         tls = policy.get("tls") or {}
         mode = tls.get("mode")
-        name = f"DestinationRule {meta(dr).get('namespace')}/{meta(dr).get('name')}"
+        name = f"DestinationRule {full_name(dr)}"
         if mode:
             return ExpectedTls(TLS_MODES.get(str(mode), str(mode).lower()),
                                f"{name} sets tls.mode {mode}", name)
@@ -182,7 +182,7 @@ def merged_peer_authentication(state: ClusterState, mesh: MeshConfig, namespace:
             continue  # a selector in the root namespace selects nothing (Istio ignores it)
         oldest.setdefault(level, pa)
     merged = MergedPeerAuthentication(
-        applied=[f"{meta(pa).get('namespace')}/{meta(pa).get('name')}" for pa in applied])
+        applied=[full_name(pa) for pa in applied])
     for level in ("mesh", "namespace", "workload"):
         pa = oldest.get(level)
         mode = _set_mode((pa or {}).get("spec", {}).get("mtls")) if pa else None

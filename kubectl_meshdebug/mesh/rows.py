@@ -12,7 +12,7 @@ from typing import Any
 
 from kubectl_meshdebug.envoy.clusters_status import ClusterStatus
 from kubectl_meshdebug.envoy.config_dump import ClusterRecord, ConfigDump, RouteRecord
-from kubectl_meshdebug.kube.state import meta, ref
+from kubectl_meshdebug.kube.state import full_name, meta, ref
 from kubectl_meshdebug.mesh.correlate import MeshContext, owning_config
 from kubectl_meshdebug.mesh.names import ClusterName, parse_cluster_name, parse_route_config_name
 from kubectl_meshdebug.mesh.policy import tls_agrees
@@ -119,7 +119,7 @@ def _join(row: dict[str, Any], rec: ClusterRecord, name: ClusterName, ctx: MeshC
     row.update({
         "service": ref(svc).split(" ", 1)[1] if svc else "",
         "destination_rule": row["destination_rule"] or (
-            f"{meta(dr).get('namespace')}/{meta(dr).get('name')}" if dr else ""),
+            full_name(dr) if dr else ""),
         "subset_pods": len(subset.pods) if subset else (
             len(ctx.service_pods(row["fqdn"])) if svc else None),
         "expected_tls": expected.mode,
