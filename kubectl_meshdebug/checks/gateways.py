@@ -14,7 +14,8 @@ from typing import Any
 
 from kubectl_meshdebug.checks.context import AuditContext
 from kubectl_meshdebug.checks.finding import Evidence, Finding, FindingType
-from kubectl_meshdebug.kube.state import full_name, labels, meta, ref
+from kubectl_meshdebug.kube.selectors import selector_text
+from kubectl_meshdebug.kube.state import full_name, meta, ref, selects
 from kubectl_meshdebug.mesh.commands import kubectl_hint
 from kubectl_meshdebug.text import one_line
 
@@ -101,16 +102,6 @@ def _port_number(server: Obj) -> int:
     return number if isinstance(number, int) else 0
 
 
-def selector_text(selector: dict[str, str]) -> str:
-    """klabels.SelectorFromSet(...).String(): `k=v` pairs sorted by key."""
-    return ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
-
-
-def _matches(selector: dict[str, str], pod: Obj) -> bool:
-    pod_labels = labels(pod)
-    return all(pod_labels.get(k) == v for k, v in selector.items())
-
-
 
 def gateway_ports(ctx: AuditContext) -> list[Finding]:
     findings: list[Finding] = []
@@ -119,7 +110,7 @@ def gateway_ports(ctx: AuditContext) -> list[Finding]:
         if not ctx.in_scope(gateway):
             continue
         selector = _selector(gateway)
-        selected = [p for p in pods if _matches(selector, p)]
+        selected = [p for p in pods if selects(selector, p)]
         if not selected:
             findings.append(GATEWAY_SELECTOR_NO_PODS(
                 f"Gateway {full_name(gateway)} selects {selector_text(selector) or 'every pod'}, "
@@ -136,7 +127,7 @@ def gateway_ports(ctx: AuditContext) -> list[Finding]:
                 spec = svc.get("spec") if isinstance(svc.get("spec"), dict) else {}
                 svc_selector = spec.get("selector")
                 if meta(svc).get("namespace") != meta(pod).get("namespace") or not (
-                        isinstance(svc_selector, dict) and svc_selector and _matches(
+                        isinstance(svc_selector, dict) and svc_selector and selects(
                             {str(k): str(v) for k, v in svc_selector.items()}, pod)):
                     continue
                 for port in spec.get("ports") or []:
@@ -184,7 +175,7 @@ def gateway_conflicts(ctx: AuditContext) -> list[Finding]:
             theirs = _selector(other)
             other_text = selector_text(theirs)
             if other_text == text or ((text in other_text or other_text in text) and any(
-                    _matches(mine, p) and _matches(theirs, p) for p in pods)):
+                    selects(mine, p) and selects(theirs, p) for p in pods)):
                 peers.append(other)
         for server in _servers(gateway):
             number = _port_number(server)
@@ -275,7 +266,7 @@ def gateway_credentials(ctx: AuditContext) -> list[Finding]:
         if not ctx.in_scope(gateway):
             continue
         selector = _selector(gateway)
-        pod = next((p for p in pods if _matches(selector, p)), None)
+        pod = next((p for p in pods if selects(selector, p)), None)
         if pod is None:
             continue  # gateway-selector-no-pods says so
         namespace = str(meta(pod).get("namespace") or "")

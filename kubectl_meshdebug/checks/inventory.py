@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from kubectl_meshdebug.checks.context import AuditContext
+from kubectl_meshdebug.kube import selectors
 from kubectl_meshdebug.kube.state import as_dict, meta
 
 Obj = dict[str, Any]
@@ -84,4 +85,5 @@ def match_labels(obj: Obj, field: str = "selector", key: str = "matchLabels") ->
 
 
 def selector_text(selector: dict[str, str]) -> str:
-    return ",".join(f"{k}={v}" for k, v in sorted(selector.items())) or "(empty)"
+    """The selector as istioctl prints it, "(empty)" for one that selects everything."""
+    return selectors.selector_text(selector) or "(empty)"

@@ -13,7 +13,7 @@ from typing import Any
 from kubectl_meshdebug.checks.context import AuditContext
 from kubectl_meshdebug.checks.finding import Evidence, Finding, FindingType
 from kubectl_meshdebug.checks.gateways import gateway_workloads
-from kubectl_meshdebug.kube.state import as_dict, full_name, labels, meta, ref
+from kubectl_meshdebug.kube.state import as_dict, full_name, meta, ref, selects
 from kubectl_meshdebug.mesh.virtualservice import gateways
 
 Obj = dict[str, Any]
@@ -47,11 +47,6 @@ def claim_key(vs: Obj) -> str:
     return ""
 
 
-def _selects(selector: dict[str, str], pod: Obj) -> bool:
-    pod_labels = labels(pod)
-    return all(pod_labels.get(k) == v for k, v in selector.items())
-
-
 def jwt_claim_routes(ctx: AuditContext) -> list[Finding]:
     authn: dict[str, list[dict[str, str]]] = {}
     for policy in ctx.list("RequestAuthentication"):
@@ -78,10 +73,10 @@ def jwt_claim_routes(ctx: AuditContext) -> list[Finding]:
             selector = {str(k): str(v) for k, v in
                         as_dict(as_dict(gateway.get("spec")).get("selector")).items()}
             for pod in pods:
-                if not _selects(selector, pod):
+                if not selects(selector, pod):
                     continue
                 policies = authn.get(root, []) + authn.get(str(meta(pod).get("namespace")), [])
-                if any(_selects(s, pod) for s in policies):
+                if any(selects(s, pod) for s in policies):
                     continue
                 findings.append(JWT_CLAIM_ROUTE_WITHOUT_AUTHN(
                     f"VirtualService {namespace}/{meta(vs).get('name')} routes on {key} at "

@@ -12,7 +12,8 @@ from typing import Any
 
 from kubectl_meshdebug.checks.context import AuditContext
 from kubectl_meshdebug.checks.finding import Evidence, Finding, FindingType
-from kubectl_meshdebug.kube.state import full_name, labels, meta, ref
+from kubectl_meshdebug.kube.selectors import selector_text
+from kubectl_meshdebug.kube.state import full_name, labels, meta, ref, selects
 from kubectl_meshdebug.mesh.commands import kubectl_hint
 from kubectl_meshdebug.mesh.hosts import resolve_host
 from kubectl_meshdebug.mesh.inmesh import in_ambient
@@ -60,10 +61,6 @@ def _selector(sidecar: Obj) -> dict[str, str]:
     return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
 
 
-def _selector_text(selector: dict[str, str]) -> str:
-    return ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
-
-
 def namespace_in_ambient(namespace: Obj | None) -> bool:
     """Istio's NamespaceInAmbientMode: dataplane-mode ambient, and no injection label."""
     found = labels(namespace)
@@ -90,7 +87,7 @@ def sidecar_selectors(ctx: AuditContext) -> list[Finding]:
             defaults.setdefault(namespace, []).append(sidecar)
             continue
         matched = [p for p in ctx.list("Pod") if meta(p).get("namespace") == namespace
-                   and all(labels(p).get(k) == v for k, v in selector.items())]
+                   and selects(selector, p)]
         for pod in matched:
             key = (namespace, str(meta(pod).get("name")))
             by_pod.setdefault(key, []).append(sidecar)
@@ -98,12 +95,12 @@ def sidecar_selectors(ctx: AuditContext) -> list[Finding]:
         if not matched and ctx.in_scope(sidecar):
             findings.append(SIDECAR_SELECTOR_NO_PODS(
                 f"Sidecar {namespace}/{meta(sidecar).get('name')} selects "
-                f"{_selector_text(selector)}, which no pod in {namespace} carries: its egress "
+                f"{selector_text(selector)}, which no pod in {namespace} carries: its egress "
                 "and ingress rules apply to nothing",
                 [Evidence(ref(sidecar), f"workloadSelector.labels: {selector}")],
                 fix="Fix the labels, or create the Sidecar in the pods' namespace:\n  "
                     + kubectl_hint("get", "pods", "-n", namespace, "-l",
-                                   _selector_text(selector)),
+                                   selector_text(selector)),
                 resource=ref(sidecar)))
     namespaces = {str(meta(n).get("name")): n for n in ctx.list("Namespace")}
     reported: set[str] = set()
@@ -162,7 +159,7 @@ def sidecar_root_selectors(ctx: AuditContext) -> list[Finding]:
             continue
         findings.append(SIDECAR_ROOT_SELECTOR(
             f"{ref(sidecar)} is in the root namespace {root} but has a workloadSelector "
-            f"({one_line(_selector_text(_selector(sidecar)))}): it is not the mesh-wide default, "
+            f"({one_line(selector_text(_selector(sidecar)))}): it is not the mesh-wide default, "
             f"and applies only to matching pods in {root}",
             [Evidence(ref(sidecar), f"workloadSelector.labels: {_selector(sidecar)}")],
             fix="Remove the workloadSelector to make it the mesh's default, or create it in "

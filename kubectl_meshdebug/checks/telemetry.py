@@ -13,7 +13,7 @@ from typing import Any
 
 from kubectl_meshdebug.checks.context import AuditContext
 from kubectl_meshdebug.checks.finding import Evidence, Finding, FindingType
-from kubectl_meshdebug.kube.state import as_dict, full_name, labels, meta, ref
+from kubectl_meshdebug.kube.state import as_dict, full_name, meta, ref, selects
 
 Obj = dict[str, Any]
 
@@ -54,7 +54,7 @@ def telemetry_selectors(ctx: AuditContext) -> list[Finding]:
         if not selector:
             continue
         matched = [p for p in ctx.list("Pod") if meta(p).get("namespace") == namespace
-                   and all(labels(p).get(k) == v for k, v in selector.items())]
+                   and selects(selector, p)]
         for pod in matched:
             by_pod.setdefault(full_name(pod), []).append(telemetry)
         if not matched and ctx.in_scope(telemetry):

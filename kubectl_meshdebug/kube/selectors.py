@@ -78,3 +78,9 @@ def term_matches(labels: dict[str, str], term: Term) -> bool:
 
 def selector_matches(terms: list[Term], labels: dict[str, str]) -> bool:
     return all(term_matches(labels, t) for t in terms)
+
+
+def selector_text(selector: dict[str, str]) -> str:
+    """klabels.SelectorFromSet(...).String(), as istioctl prints a selector: `k=v` pairs
+    sorted by key, comma-separated ("" for the empty selector)."""
+    return ",".join(f"{k}={v}" for k, v in sorted(selector.items()))

@@ -239,6 +239,12 @@ def ref(obj: Obj | None) -> str:
     return f"{(obj or {}).get('kind', '')} {str(ns) + '/' if ns else ''}{m.get('name', '')}"
 
 
+def selects(selector: dict[str, str], obj: Obj | None) -> bool:
+    """Whether OBJ's labels carry every label of a matchLabels-style SELECTOR (an Istio
+    workload selector, a Gateway's selector): empty selects everything."""
+    return label_selector_matches({"matchLabels": selector}, labels(obj))
+
+
 def label_selector_matches(selector: dict[str, Any] | None, target: dict[str, str]) -> bool:
     """A metav1.LabelSelector with matchLabels and matchExpressions; empty matches everything."""
     if not selector:
