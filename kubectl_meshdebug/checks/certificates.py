@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from kubectl_meshdebug.checks.finding import Evidence, Finding, FindingType
-from kubectl_meshdebug.envoy.certificates import CertInfo, SecretItem, parse_pem_bundle
+from kubectl_meshdebug.envoy.certificates import CertInfo, SecretItem, parse_pem_bundle, rfc3339
 from kubectl_meshdebug.kube.state import meta
 from kubectl_meshdebug.mesh.commands import kubectl_hint
 from kubectl_meshdebug.text import one_line
@@ -58,14 +58,15 @@ def _find(items: list[SecretItem], name: str) -> SecretItem | None:
         next((i for i in items if i.name == name), None)
 
 
-def _when(value: datetime) -> str:
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _cert_words(cert: CertInfo) -> str:
     who = ", ".join(cert.identities) or cert.subject
-    return (f"serial {cert.serial_number}, {who}, valid {_when(cert.not_before)} to "
-            f"{_when(cert.not_after)}")
+    return (f"serial {cert.serial_number}, {who}, valid {rfc3339(cert.not_before)} to "
+            f"{rfc3339(cert.not_after)}")
+
+
+def _roots_words(certs: list[CertInfo]) -> str:
+    """Roots as evidence: subject and the start of the SHA-256 fingerprint they differ by."""
+    return "; ".join(f"{c.subject} {c.fingerprint[:16]}" for c in certs)
 
 
 def _log_hint(label: str) -> str:
@@ -123,8 +124,8 @@ def check_certificates(label: str, items: list[SecretItem], now: datetime, *,
             late = now > cert.not_after
             findings.append(CERT_EXPIRED(
                 f"certificate {index} of secret {item.name} in {label} "
-                + (f"expired at {_when(cert.not_after)}" if late else
-                   f"is valid only from {_when(cert.not_before)}")
+                + (f"expired at {rfc3339(cert.not_after)}" if late else
+                   f"is valid only from {rfc3339(cert.not_before)}")
                 + ": peers reject it in the TLS handshake (CERTIFICATE_VERIFY_FAILED, "
                 "certificate expired)",
                 [Evidence(where, f"{item.name}[{index}]: {_cert_words(cert)}")],
@@ -181,9 +182,9 @@ def check_certificates(label: str, items: list[SecretItem], now: datetime, *,
                 f"({missing[0].subject}, serial {missing[0].serial_number}): after a CA "
                 "change, peers with certificates from the new root are rejected",
                 [Evidence(f"ConfigMap {ROOT_CONFIGMAP}", "root-cert.pem: "
-                          + "; ".join(f"{r.subject} {r.fingerprint[:16]}" for r in published)),
+                          + _roots_words(published)),
                  Evidence(where, f"{ROOT_SECRET}: "
-                          + "; ".join(f"{r.subject} {r.fingerprint[:16]}" for r in roots))],
+                          + _roots_words(roots))],
                 fix="Restart the pod (kubectl rollout restart) so its proxy loads the "
                     "current roots.", resource=f"Pod {label}", severity="warning"))
     return findings
@@ -203,9 +204,9 @@ def compare_roots(a_label: str, a_items: list[SecretItem], b_label: str,
         f"{a_label} and {b_label} trust no root in common: mTLS between them fails in the "
         "handshake (CERTIFICATE_VERIFY_FAILED, unknown ca)",
         [Evidence(f"envoy {a_label} secrets", f"{ROOT_SECRET}: " + (
-            "; ".join(f"{c.subject} {c.fingerprint[:16]}" for c in a_certs) or "none")),
+            _roots_words(a_certs) or "none")),
          Evidence(f"envoy {b_label} secrets", f"{ROOT_SECRET}: " + (
-             "; ".join(f"{c.subject} {c.fingerprint[:16]}" for c in b_certs) or "none"))],
+             _roots_words(b_certs) or "none"))],
         fix="Restart the pods of the side with the old root after a CA change; across "
             "clusters, give both CAs a common root.", resource=f"Pod {a_label}", weight=7)]
 

@@ -66,7 +66,8 @@ class SecretItem:
         return self.certs[0] if self.certs else None
 
 
-def _rfc3339(value: datetime) -> str:
+def rfc3339(value: datetime) -> str:
+    """A certificate time as istioctl prints NOT AFTER / NOT BEFORE (UTC, seconds)."""
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -179,8 +180,8 @@ def row(item: SecretItem, now: datetime) -> dict[str, Any]:
         "name": item.name, "type": item.kind, "state": item.state,
         "valid": leaf.valid_at(now) if leaf else False,
         "serial_number": leaf.serial_number if leaf else "",
-        "not_after": _rfc3339(leaf.not_after) if leaf else "",
-        "not_before": _rfc3339(leaf.not_before) if leaf else "",
+        "not_after": rfc3339(leaf.not_after) if leaf else "",
+        "not_before": rfc3339(leaf.not_before) if leaf else "",
         "trust_domain": leaf.trust_domain if leaf else "",
         "identities": list(leaf.identities) if leaf else [],
         "issuer": leaf.issuer if leaf else "",
