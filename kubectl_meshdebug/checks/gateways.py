@@ -252,11 +252,9 @@ def gateway_credentials(ctx: AuditContext) -> list[Finding]:
     of the Gateway resource. Without it the gateway's SDS secret stays warming and the
     server's TLS handshakes fail. Secrets are read as names only; with -f, only when the
     files hold Secret objects, and live only when every Secret could be listed."""
-    from kubectl_meshdebug.checks.inventory import complete
+    from kubectl_meshdebug.checks.inventory import known_kind
 
-    if not ctx.list("Secret") and not ctx.state.live:
-        return []
-    if not complete(ctx, "Secret"):
+    if not known_kind(ctx, "Secret"):
         return []
     secrets = {(str(meta(s).get("namespace")), str(meta(s).get("name")))
                for s in ctx.list("Secret")}

@@ -5,7 +5,7 @@ Offline (`-f`) the files rarely hold Namespace or ServiceAccount objects, so exi
 inferred the way the API server guarantees it: an object in a namespace means the
 namespace exists, and a pod (or a workload's template) naming a service account, or any
 namespace's `default` account, means the account exists. A check that would otherwise
-flag every reference in a set of files uses `accounts_known` to stay quiet.
+flag every reference in a set of files uses `known_kind` to stay quiet.
 """
 
 from __future__ import annotations
@@ -48,12 +48,18 @@ def known_namespaces(ctx: AuditContext) -> set[str]:
     return found
 
 
-def accounts_known(ctx: AuditContext) -> bool:
-    """Whether ServiceAccounts can be judged: against a cluster when all of them could be
-    read, with -f only when the files hold ServiceAccount objects."""
+def known_kind(ctx: AuditContext, kind: str) -> bool:
+    """Whether a missing object of KIND can be told from one the tool did not see: against
+    a cluster when every one could be listed, with -f only when the files hold some (a
+    set of manifests rarely carries its ServiceAccounts or Secrets)."""
     if ctx.state.live:
-        return complete(ctx, "ServiceAccount")
-    return bool(ctx.list("ServiceAccount"))
+        return complete(ctx, kind)
+    return bool(ctx.list(kind))
+
+
+def accounts_known(ctx: AuditContext) -> bool:
+    """Whether ServiceAccounts can be judged (known_kind)."""
+    return known_kind(ctx, "ServiceAccount")
 
 
 def service_accounts(ctx: AuditContext) -> set[tuple[str, str]]:
