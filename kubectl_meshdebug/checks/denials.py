@@ -41,12 +41,11 @@ _RULE_TEXT_LIMIT = 300  # characters of a policy rule shown as evidence
 def _denied_lines(ctx: Why503Context, server: ProxyView, kind: str
                   ) -> list[tuple[AccessLogEntry, Denial]]:
     """The server's inbound access-log lines its own filters refused."""
-    inbound = ctx.server_entries(server)
-    # a filter that refuses before routing may leave the upstream cluster empty
-    unrouted = [e for e in server.log_entries if e.upstream_cluster in ("", "-")
-                and e not in inbound]
+    # a filter that refuses before routing may leave the upstream cluster empty; such a
+    # line is never among server_entries, which need an inbound cluster
+    unrouted = [e for e in server.log_entries if e.upstream_cluster in ("", "-")]
     out = []
-    for entry in inbound + unrouted:
+    for entry in ctx.server_entries(server) + unrouted:
         denial = find_denial(f"{entry.details} {entry.termination}")
         if denial is not None and (denial.filter == "jwt") == (kind == "jwt"):
             out.append((entry, denial))
