@@ -15,7 +15,8 @@ from typing import Any
 from kubectl_meshdebug.checks.context import AuditContext
 from kubectl_meshdebug.checks.finding import Evidence, Finding, FindingType
 from kubectl_meshdebug.checks.inventory import match_labels, selector_text
-from kubectl_meshdebug.kube.state import as_dict, labels, meta, ref
+from kubectl_meshdebug.kube.state import as_dict, label_selector_matches, labels, meta, ref
+from kubectl_meshdebug.mesh.policy import oldest_first
 from kubectl_meshdebug.text import one_line
 
 Obj = dict[str, Any]
@@ -60,15 +61,6 @@ def workloads(ctx: AuditContext) -> list[tuple[str, str, dict[str, str]]]:
     return out
 
 
-def _selects(selector: dict[str, str], found: dict[str, str]) -> bool:
-    return all(found.get(k) == v for k, v in selector.items())
-
-
-def _age_order(objs: list[Obj]) -> list[Obj]:
-    return sorted(objs, key=lambda o: (meta(o).get("creationTimestamp") or "",
-                                       meta(o).get("name") or ""))
-
-
 def policy_selectors(ctx: AuditContext) -> list[Finding]:
     found = workloads(ctx)
     findings: list[Finding] = []
@@ -83,7 +75,7 @@ def policy_selectors(ctx: AuditContext) -> list[Finding]:
                     defaults.setdefault(namespace, []).append(obj)
                 continue
             matched = [(name, lbl) for ns, name, lbl in found
-                       if ns == namespace and _selects(selector, lbl)]
+                       if ns == namespace and label_selector_matches({"matchLabels": selector}, lbl)]
             if kind == "PeerAuthentication":
                 for name, _ in matched:
                     by_workload.setdefault((namespace, name), []).append(obj)
@@ -100,7 +92,7 @@ def policy_selectors(ctx: AuditContext) -> list[Finding]:
     for namespace, pas in sorted(defaults.items()):
         if len(pas) < 2:
             continue
-        ordered = _age_order(pas)
+        ordered = oldest_first(pas)
         for pa in ordered:
             if not ctx.in_scope(pa):
                 continue
@@ -118,7 +110,7 @@ def policy_selectors(ctx: AuditContext) -> list[Finding]:
     for (_, workload), pas in sorted(by_workload.items()):
         if len(pas) < 2:
             continue
-        ordered = _age_order(pas)
+        ordered = oldest_first(pas)
         for pa in ordered:
             if ref(pa) in reported or not ctx.in_scope(pa):
                 continue

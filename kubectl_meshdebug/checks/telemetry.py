@@ -13,6 +13,7 @@ from typing import Any
 
 from kubectl_meshdebug.checks.context import AuditContext
 from kubectl_meshdebug.checks.finding import Evidence, Finding, FindingType
+from kubectl_meshdebug.kube.selectors import selector_text
 from kubectl_meshdebug.kube.state import as_dict, full_name, meta, ref, selects
 
 Obj = dict[str, Any]
@@ -58,7 +59,7 @@ def telemetry_selectors(ctx: AuditContext) -> list[Finding]:
         for pod in matched:
             by_pod.setdefault(full_name(pod), []).append(telemetry)
         if not matched and ctx.in_scope(telemetry):
-            text = ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
+            text = selector_text(selector)
             findings.append(TELEMETRY_SELECTOR_NO_PODS(
                 f"Telemetry {full_name(telemetry)} selects {text}, which no pod in {namespace} "
                 "carries: it applies to nothing",

@@ -158,6 +158,13 @@ def _set_mode(mtls: Any) -> str | None:
     return None if mode in (None, "", "UNSET") else str(mode)
 
 
+def oldest_first(objs: list[Obj]) -> list[Obj]:
+    """Objects in the order istiod settles conflicts between them: the oldest wins (by
+    creationTimestamp, then name)."""
+    return sorted(objs, key=lambda o: (meta(o).get("creationTimestamp") or "",
+                                       meta(o).get("name") or ""))
+
+
 def merged_peer_authentication(state: ClusterState, mesh: MeshConfig, namespace: str,
                                pod_labels: dict[str, str]) -> MergedPeerAuthentication:
     """The PeerAuthentications that apply to a workload with `pod_labels` in `namespace`
@@ -171,8 +178,7 @@ def merged_peer_authentication(state: ClusterState, mesh: MeshConfig, namespace:
         if label_selector_matches({"matchLabels": selector}, pod_labels):
             applied.append(pa)
     oldest: dict[str, Obj] = {}
-    for pa in sorted(applied, key=lambda o: (meta(o).get("creationTimestamp") or "",
-                                             meta(o).get("name") or "")):
+    for pa in oldest_first(applied):
         pa_ns = meta(pa).get("namespace")
         if not _selector_labels(pa):
             level = "mesh" if pa_ns == mesh.root_namespace else "namespace"
