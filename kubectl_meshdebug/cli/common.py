@@ -52,11 +52,21 @@ def dump_bytes(path: str) -> bytes:
 
 
 def load_dump(path: str, parts: list[str] | None = None) -> ConfigDump:
-    """A saved config dump, parsing only `parts` (clusters, routes, ...) where it can."""
-    from kubectl_meshdebug.envoy.config_dump import load_sections
+    """A saved config dump, parsing only `parts` (clusters, routes, ...) where it can.
 
-    raw = dump_bytes(path)
-    return _parse_dump(path, raw, lambda: load_sections(raw, set(parts) if parts else None))
+    The file's bytes are let go once the parts are found (a file is read again only if a
+    part turns out broken); standard input is read once and kept."""
+    from kubectl_meshdebug.envoy.config_dump import sections_from
+
+    kept = dump_bytes(path) if path == "-" else None
+    head = bytearray(kept[:2048] if kept is not None else b"")
+
+    def take() -> bytes:
+        raw = kept if kept is not None else dump_bytes(path)
+        head[:] = raw[:2048]
+        return raw
+
+    return _parse_dump(path, head, lambda: sections_from(take, set(parts) if parts else None))
 
 
 def load_dump_document(path: str) -> Any:
@@ -73,12 +83,12 @@ def load_dump_document(path: str) -> Any:
         ConfigDump.from_json(doc)
         return doc
 
-    return _parse_dump(path, raw, parse)
+    return _parse_dump(path, raw[:2048], parse)
 
 
-def _parse_dump(path: str, raw: bytes, parse: Callable[[], T]) -> T:
+def _parse_dump(path: str, head: bytes | bytearray, parse: Callable[[], T]) -> T:
     """Run `parse`, turning a bad dump into one line (with a hint where the file is
-    something else)."""
+    something else, judged from its first bytes, HEAD)."""
     from kubectl_meshdebug.envoy.config_dump import ConfigDumpError
 
     try:
@@ -87,7 +97,7 @@ def _parse_dump(path: str, raw: bytes, parse: Callable[[], T]) -> T:
         raise UsageError(f"--dump {path} is not JSON text (binary data)") from exc
     except ConfigDumpError as exc:
         hint = ("this is /clusters output; save /config_dump instead"
-                if b"cluster_statuses" in raw[:2048] else "")
+                if b"cluster_statuses" in head[:2048] else "")
         raise UsageError(f"--dump {path}: {exc}", hint=hint) from exc
     except RecursionError as exc:
         raise UsageError(f"--dump {path} is nested too deeply to be a config dump") from exc

@@ -7,12 +7,12 @@ keys. One pass over each section; nothing is parsed that a caller does not ask f
 
 from __future__ import annotations
 
-import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from kubectl_meshdebug import jsonload
-from kubectl_meshdebug.envoy import protojson
+from kubectl_meshdebug.envoy import dump_layout, protojson
 
 SECTION_KINDS = {
     "BootstrapConfigDump": "bootstrap",
@@ -38,10 +38,6 @@ ITEM_KINDS = {
 }
 
 
-# Envoy (and config-dump --save) write each top-level section starting "\n  {\n   "@type"".
-_SECTION_START = re.compile(rb'\n  \{\n   "@type": "[^"]*?\.([A-Za-z]+)"')
-
-
 def section_kind(type_name: str) -> str | None:
     if type_name in SECTION_KINDS:
         return SECTION_KINDS[type_name]
@@ -53,34 +49,31 @@ def section_kind(type_name: str) -> str | None:
 def load_sections(raw: bytes, wanted: set[str] | None = None) -> ConfigDump:
     """Parse a saved dump, only the sections a command needs when the layout allows.
 
-    A 20,000-service dump is mostly routes and endpoints; `clusters` never parses the
-    routes. Any surprise in the layout falls back to parsing the whole document, which
-    also gives the precise error for broken input.
+    Any surprise in the layout (dump_layout.section_spans) or in a section falls back to
+    parsing the whole document, which also gives the precise error for broken input.
     """
-    starts = [(m.start() + 1, m.group(1).decode()) for m in _SECTION_START.finditer(raw)]
-    if wanted is not None and starts and raw.lstrip()[:1] == b"{" and _ends_whole(raw, starts):
+    return sections_from(lambda: raw, wanted)
+
+
+def sections_from(take: Callable[[], bytes], wanted: set[str] | None) -> ConfigDump:
+    """load_sections for a caller that can hand the bytes over again: TAKE gives them,
+    and once the needed sections are decoded no reference to the whole file is kept, so
+    a 100 MB dump's bytes are not held while its clusters are parsed. A section that does
+    not parse takes the bytes again for the full parse (and its precise error)."""
+    raw = take()
+    spans = dump_layout.section_spans(raw, SECTION_KINDS) if wanted is not None else None
+    if spans is None:
+        return ConfigDump.from_json(jsonload.loads(raw))
+    texts = [dump_layout.span_text(raw, begin, end) for type_name, begin, end in spans
+             if section_kind(type_name) in wanted]
+    del raw
+    try:
         configs = []
-        try:
-            for i, (start, type_name) in enumerate(starts):
-                if section_kind(type_name) not in wanted:
-                    continue
-                end = starts[i + 1][0] - 1 if i + 1 < len(starts) else len(raw)
-                chunk = raw[start:end]
-                close = chunk.rfind(b"\n  }")
-                configs.append(jsonload.loads(chunk[: close + 4]))
-            return ConfigDump.from_json({"configs": configs})
-        except ValueError:
-            pass
-    return ConfigDump.from_json(jsonload.loads(raw))
-
-
-def _ends_whole(raw: bytes, starts: list[tuple[int, str]]) -> bool:
-    """The last section closes and the document ends right after it: a file cut short
-    (a copy that stopped, `head -c`) fails here and takes the full parse, whose error
-    says so, instead of answering "No resources found" for the sections it lost."""
-    tail = raw[starts[-1][0]:]
-    close = tail.rfind(b"\n  }")
-    return close >= 0 and b"".join(tail[close + 4:].split()) == b"]}"
+        while texts:
+            configs.append(jsonload.loads(texts.pop(0)))
+        return ConfigDump.from_json({"configs": configs})
+    except ValueError:
+        return ConfigDump.from_json(jsonload.loads(take()))
 
 
 class ConfigDumpError(ValueError):

@@ -73,7 +73,10 @@ class Column:
         self.value = value
 
     def cell(self, row: dict[str, Any]) -> str:
-        return _cell(self.value(row) if self.value else row.get(self.key), self.fmt)
+        value = self.value(row) if self.value else row.get(self.key)
+        if self.fmt is None and type(value) is str and value:
+            return one_line(value)  # most cells: no formatting to choose
+        return _cell(value, self.fmt)
 
 
 class Listing:
@@ -148,15 +151,20 @@ class Printer:
             self.note(note)
 
     def table(self, items: list[dict[str, Any]], columns: list[Column], wide: bool = False) -> None:
-        from tabulate import tabulate
-
         shown = [c for c in columns if wide or not c.wide]
         rows = [[c.cell(item) for c in shown] for item in items]
         if not rows:
             self.note("No resources found.")
             return
-        text = tabulate(rows, headers=[c.header for c in shown], tablefmt="plain",
-                        disable_numparse=True)
+        headers = [c.header for c in shown]
+        if len(rows) > LONG_LISTING:
+            from kubectl_meshdebug.render.columns import plain_table
+
+            text = plain_table(headers, rows)  # tabulate's bytes, without its type inference
+        else:
+            from tabulate import tabulate
+
+            text = tabulate(rows, headers=headers, tablefmt="plain", disable_numparse=True)
         self.out.write(terminal_text(text, self.color) + "\n")
 
 
