@@ -115,18 +115,26 @@ def bootstrap(build_id: str, python: str) -> bytes:
     return text.encode()
 
 
-def build_pyz(files: list[tuple[str, bytes]], build_id: str, python: str) -> bytes:
+def _zip(entries: list[tuple[str, bytes]], compress: int, prefix: bytes = b"") -> bytes:
+    """A zip of ENTRIES after PREFIX, sorted and dated 1980-01-01 so that the same inputs
+    give the same bytes."""
     buffer = io.BytesIO()
-    buffer.write(b"#!/usr/bin/env python3\n")
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
-        entries = [("__main__.py", bootstrap(build_id, python))]
-        entries += [(f"lib/{name}", data) for name, data in files]
+    buffer.write(prefix)
+    with zipfile.ZipFile(buffer, "w", compress) as zf:
         for name, data in sorted(entries):
             info = zipfile.ZipInfo(name, EPOCH)
             info.external_attr = 0o644 << 16
-            info.compress_type = zipfile.ZIP_DEFLATED
+            info.compress_type = compress
             zf.writestr(info, data)
     return buffer.getvalue()
+
+
+def build_pyz(files: list[tuple[str, bytes]], build_id: str, python: str) -> bytes:
+    """The zipapp: __main__.py and the packages as one stored member, lib.zip (see
+    tools/zipapp_main.py: a short directory is a faster start)."""
+    packages = _zip([(f"lib/{name}", data) for name, data in files], zipfile.ZIP_DEFLATED)
+    return _zip([("__main__.py", bootstrap(build_id, python)), ("lib.zip", packages)],
+                zipfile.ZIP_STORED, prefix=b"#!/usr/bin/env python3\n")
 
 
 def build_tar(pyz: bytes) -> bytes:

@@ -105,11 +105,17 @@ def test_committed_manifest_follows_the_static_rules():
 
 
 def test_pyz_has_no_native_code(built):
+    import io
     import zipfile
 
     out, result, _ = built
     with zipfile.ZipFile(result["pyz"]) as zf:
-        assert not [n for n in zf.namelist() if n.endswith((".so", ".pyd", ".dylib"))]
+        assert sorted(zf.namelist()) == ["__main__.py", "lib.zip"]  # a short directory
+        packages = zf.read("lib.zip")
+    with zipfile.ZipFile(io.BytesIO(packages)) as zf:
+        names = zf.namelist()
+    assert "lib/kubectl_meshdebug/cli/main.py" in names
+    assert not [n for n in names if n.endswith((".so", ".pyd", ".dylib"))]
 
 
 # --- installed the way krew does, run by the real kubectl ----------------------------------
@@ -213,6 +219,20 @@ def test_bytecode_is_cached_without_writing_it(krew_install):
     assert (build / ".complete").exists()
     assert list((build / "kubectl_meshdebug" / "cli").glob("__pycache__/main.*.pyc"))
     assert list((build / "click").glob("__pycache__/*.pyc"))
+
+
+def test_a_cache_it_cannot_write_still_runs_and_leaves_nothing(krew_install, tmp_path):
+    """A read-only home: the packages go to a temporary folder that is gone afterwards."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    result = _pyz(krew_install, sys.executable, "clusters", "--dump",
+                  str(ROOT / "tests" / "data" / "istio" / "config_dump" / "sidecar" /
+                      "productpage-v1-automtls-istio1.4.json"),
+                  extra_env={"KUBECTL_MESHDEBUG_CACHE": os.devnull + "/cache",
+                             "TMPDIR": str(scratch)})
+    assert result.returncode == 0, result.stderr
+    assert "reviews.default.svc.cluster.local" in result.stdout
+    assert list(scratch.iterdir()) == []
 
 
 def test_every_runtime_dependency_is_in_the_single_file(krew_install, tmp_path):
