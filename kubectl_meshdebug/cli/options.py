@@ -150,7 +150,7 @@ GLOBAL_OPTIONS: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
                  help="Timeout for each API server or admin call, e.g. 30s (default 30s)."),
     None,  # -o/--output: each command lists only the formats it prints
     click.option("-v", "--verbose", count=True, expose_value=False, callback=_store("verbose"),
-                 help="More detail, including on errors."),
+                 help="More detail, including on errors; -vv also shows each exec into a proxy."),
     click.option("--no-color", is_flag=True, expose_value=False, callback=_store("no_color"),
                  help="No colour (also when NO_COLOR is set)."),
     click.option("-f", "--manifests", multiple=True, metavar="PATH", expose_value=False,

@@ -98,6 +98,19 @@ class Proxy:
         return f"{self.namespace}/{self.name}"
 
 
+def _trace_round_trips() -> None:
+    """-vv: one stderr line per exec into a proxy, as kubectl -v=6 shows its requests."""
+    import logging
+
+    trace = logging.getLogger("kubectl_meshdebug.exec")
+    if not trace.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("I %(message)s"))
+        trace.addHandler(handler)
+    trace.setLevel(logging.DEBUG)
+    trace.propagate = False
+
+
 class Runtime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -110,6 +123,8 @@ class Runtime:
         self.tolerate_malformed = False
         self.malformed: list[Any] = []
         self.printer = Printer(settings.output, color=False if settings.no_color else None)
+        if settings.verbose >= 2:
+            _trace_round_trips()
 
     def require_output(self, allowed: tuple[str, ...] = ("table", "wide", "json", "yaml")) -> str:
         if self.settings.output not in allowed:

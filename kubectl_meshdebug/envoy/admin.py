@@ -8,6 +8,7 @@ pilot-agent hides the HTTP status, errors are recognised from the body too.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -26,6 +27,11 @@ _ERROR_BODIES: list[tuple[re.Pattern[str], int]] = [
 ]
 
 ALL_STAT_TYPES = ("counters", "gauges", "histograms")
+
+
+class _Planned(BaseException):
+    """Stops a call being planned at its first request (BaseException: no `except
+    Exception` in a call may take it for a failure)."""
 
 
 def error_status(response: AdminResponse) -> int | None:
@@ -56,20 +62,79 @@ class AdminClient:
         self.transport = transport
         self.timeout = timeout
         self.stalled: UnreachableError | None = None
+        self._planning: list[tuple[str, str]] | None = None
+        self._prefetched: dict[tuple[str, str], AdminResponse] = {}
+
+    def prefetch(self, planned: list[Callable[[], Any]]) -> int:
+        """Fetch in one round trip what the PLANNED calls will ask for, where the
+        transport can batch (exec with curl); returns how many answers were kept.
+
+        Each planned call is run once against a recorder that notes its request and stops
+        it there, so the calls keep their own logic (fallbacks, parsing) and run as usual
+        afterwards, taking their answers from here. A follow-up request a call makes only
+        after seeing an answer (a retry without name_regex) goes out on its own."""
+        batch = getattr(self.transport, "request_batch", None)
+        if batch is None or self.stalled is not None:
+            return 0
+        self._planning = []
+        try:
+            for call in planned:
+                try:
+                    call()
+                except _Planned:
+                    pass
+                except Exception:  # noqa: BLE001 - it fails again, in its own words, when run
+                    continue
+            wanted = list(dict.fromkeys(self._planning))
+        finally:
+            self._planning = None
+        gets = [full for method, full in wanted if method == "GET"]
+        if len(gets) < 2:
+            return 0
+        from kubectl_meshdebug.errors import MeshdebugError
+        from kubectl_meshdebug.transport.exec import MAX_BATCH
+
+        kept = 0
+        for start in range(0, len(gets), MAX_BATCH):
+            chunk = gets[start:start + MAX_BATCH]
+            try:
+                answers = batch("GET", chunk, self.timeout)
+            except UnreachableError as exc:
+                self._note_stall(exc)  # a stalled proxy: the calls fail at once
+                return kept
+            except MeshdebugError:
+                return kept  # the calls, made alone, report it in their own words
+            if answers is None:
+                return kept
+            for full, answer in zip(chunk, answers, strict=True):
+                if answer is not None:
+                    self._prefetched[("GET", full)] = answer
+                    kept += 1
+        return kept
 
     @property
     def describe(self) -> str:
         return self.transport.describe
 
     def _request(self, method: str, full: str) -> AdminResponse:
+        if self._planning is not None:
+            if (method, full) not in self._prefetched:
+                self._planning.append((method, full))
+            raise _Planned()
+        answer = self._prefetched.pop((method, full), None)
+        if answer is not None:
+            return answer
         if self.stalled is not None:
             raise self.stalled
         try:
             return self.transport.request(method, full, self.timeout)
         except UnreachableError as exc:
-            if "within" in exc.message or "did not finish" in exc.message:
-                self.stalled = exc
+            self._note_stall(exc)
             raise
+
+    def _note_stall(self, exc: UnreachableError) -> None:
+        if "within" in exc.message or "did not finish" in exc.message:
+            self.stalled = exc
 
     def call(self, method: str, path: str, params: dict[str, Any] | None = None) -> bytes:
         query = ""

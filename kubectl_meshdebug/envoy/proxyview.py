@@ -206,6 +206,7 @@ def collect_views(targets: list[tuple[str, dict | None, AdminClient | None]],
     for i, (label, _pod, admin) in enumerate(targets):
         if admin is not None:
             calls += _calls(i, admin, wants, focus.get(label))
+    _prefetch(targets, calls, concurrency)
     results = run_all(calls, lambda c: c.run(), concurrency=max(1, concurrency * 4))
     configs: dict[int, list[Any]] = {}
     dump_failed: dict[int, str] = {}
@@ -240,6 +241,17 @@ def collect_views(targets: list[tuple[str, dict | None, AdminClient | None]],
     return out
 
 
+def _prefetch(targets: list[tuple[str, dict | None, AdminClient | None]], calls: list[_Call],
+              concurrency: int) -> None:
+    """One round trip per proxy for all of its calls where the transport batches."""
+    by_proxy: dict[int, list[Callable[[], Any]]] = {}
+    for call in calls:
+        by_proxy.setdefault(call.index, []).append(call.run)
+    admins = [(targets[i][2], planned) for i, planned in by_proxy.items()]
+    run_all(admins, lambda item: item[0].prefetch(item[1]) if item[0] else 0,
+            concurrency=max(1, concurrency))
+
+
 def _add_route_targets(out: list[ProxyView], targets: list[tuple[str, dict | None,
                                                                  AdminClient | None]],
                        focus: dict[str, ViewFocus], wants: set[str]) -> None:
@@ -271,6 +283,16 @@ def _add_route_targets(out: list[ProxyView], targets: list[tuple[str, dict | Non
                           "name") == name]
         return found
 
+    per_proxy: dict[int, list[Callable[[], Any]]] = {}
+    for i, name in extra:
+        admin = targets[i][2]
+        per_proxy.setdefault(i, []).extend(
+            lambda admin=admin, resource=resource, name=name: views.fetch_resource(
+                admin, resource, False, re.escape(name))
+            for resource in views.RESOURCES["clusters"])
+    run_all(list(per_proxy.items()),
+            lambda entry: targets[entry[0]][2].prefetch(entry[1]),  # type: ignore[union-attr]
+            concurrency=8)
     results = run_all(extra, fetch, concurrency=8)
     for (i, _name), value in zip(extra, results, strict=True):
         dump = out[i].dump

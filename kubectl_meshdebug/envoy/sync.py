@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kubectl_meshdebug.envoy.admin import AdminClient
-from kubectl_meshdebug.envoy.views import fetch_dump
+from kubectl_meshdebug.envoy.views import dump_calls, fetch_dump
 from kubectl_meshdebug.errors import MeshdebugError
 
+SYNC_PARTS = ["clusters", "listeners", "routes"]  # what a sync verdict reads of the config
 SYNC_STATS = (r"^(cluster_manager\.(cds\.|warming_clusters|active_clusters)|listener_manager\."
               r"(lds\.|total_listeners_(warming|active)|total_filter_chains_draining)|"
               r"control_plane\.connected_state|cluster\.xds-grpc\.upstream_cx_(connect_fail|"
@@ -63,6 +64,8 @@ def _counters(stats: dict[str, Any], prefix: str) -> dict[str, Any]:
 
 
 def sync_status(admin: AdminClient) -> SyncStatus:
+    admin.prefetch([admin.ready, admin.server_info, lambda: admin.stats(SYNC_STATS),
+                    *dump_calls(admin, SYNC_PARTS)])
     ready, state = admin.ready()
     status = SyncStatus(ready, state or ("LIVE" if ready else "not ready"))
     try:
@@ -85,7 +88,7 @@ def sync_status(admin: AdminClient) -> SyncStatus:
     status.connected = connected if isinstance(connected, int) else None
     fails = stats.get("cluster.xds-grpc.upstream_cx_connect_fail")
     status.xds_connect_fail = fails if isinstance(fails, int) else None
-    dump = fetch_dump(admin, ["clusters", "listeners", "routes"])
+    dump = fetch_dump(admin, SYNC_PARTS)
     present = {cfg.get("name") for cfg, _ in dump.route_configs()}
     status.missing_routes = sorted({c.route_config for listener in dump.listeners()
                                     for c in listener.chains

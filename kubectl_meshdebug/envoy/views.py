@@ -6,6 +6,7 @@ returns a fraction of the full dump; a saved dump is read whole once.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from kubectl_meshdebug.envoy.admin import AdminClient
@@ -43,6 +44,15 @@ def fetch_resource(admin: AdminClient, resource: str, include_eds: bool,
     return list(doc.get("configs") or [])
 
 
+def dump_calls(admin: AdminClient, parts: list[str],
+               name_regex: dict[str, str] | None = None) -> list[Callable[[], Any]]:
+    """The calls fetch_dump makes, for AdminClient.prefetch by a caller that batches them
+    with calls of its own."""
+    regex = name_regex or {}
+    return [lambda r=r, p=p: fetch_resource(admin, r, p == "endpoints", regex.get(p))
+            for p in parts for r in RESOURCES[p]]
+
+
 def fetch_dump(admin: AdminClient, parts: list[str],
                name_regex: dict[str, str] | None = None) -> ConfigDump:
     """A ConfigDump holding only `parts` (clusters, listeners, routes, endpoints, secrets).
@@ -53,6 +63,7 @@ def fetch_dump(admin: AdminClient, parts: list[str],
     """
     regex = name_regex or {}
     wanted = [(r, p == "endpoints", regex.get(p)) for p in parts for r in RESOURCES[p]]
+    admin.prefetch(dump_calls(admin, parts, name_regex))
     chunks = run_all(wanted, lambda w: fetch_resource(admin, w[0], w[1], w[2]), concurrency=6)
     configs: list[Any] = []
     for chunk in chunks:

@@ -10,6 +10,7 @@ When pilot-agent is missing, or the admin port is not one it accepts, curl is us
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 from typing import Any
@@ -26,6 +27,12 @@ from kubectl_meshdebug.transport.base import (
 PILOT_AGENT_PORTS = (15000, 15020, 15021, 15004)
 _STATUS_IN_MESSAGE = re.compile(r"status code:? (\d{3})")
 _CURL_STATUS_MARK = b"\n__meshdebug_status:"
+# After each answer of a batch, curl writes its status and body size; the answers are
+# cut out from the end backwards by those sizes, so no body can forge a boundary.
+_BATCH_WRITE_OUT = "\n__meshdebug_batch:%{http_code} %{size_download}\n"
+_BATCH_MARK = re.compile(rb"\n__meshdebug_batch:(\d{3}) (\d{1,12})\n\Z")
+MAX_BATCH = 32  # admin paths in one exec
+TRACE = logging.getLogger("kubectl_meshdebug.exec")  # -vv: one line per exec
 
 
 class ExecResult:
@@ -90,6 +97,7 @@ class ExecTransport:
         self.port = port
         self.describe = f"exec {namespace}/{pod} -c {container} (port {port})"
         self._use_curl = port not in PILOT_AGENT_PORTS
+        self._curl_missing = False
 
     def run(self, argv: list[str], timeout: float) -> ExecResult:
         from kubernetes.client.exceptions import ApiException
@@ -98,6 +106,11 @@ class ExecTransport:
         deadline = time.monotonic() + timeout
         set_socket_timeout(timeout)
         self.connection.check()
+        if TRACE.isEnabledFor(logging.DEBUG):
+            from kubectl_meshdebug.text import one_line
+
+            TRACE.debug("exec %s/%s -c %s -- %s", self.namespace, self.pod,
+                        one_line(self.container), one_line(" ".join(argv)))
         try:
             core_api = self.connection.stream_api()
             client = stream(
@@ -180,9 +193,26 @@ class ExecTransport:
             self._use_curl = True
         return self._curl(method, path, timeout)
 
+    def request_batch(self, method: str, paths: list[str],
+                      timeout: float) -> list[AdminResponse | None] | None:
+        """Several admin calls in one exec: every exec is a stream set up through the API
+        server and the kubelet, the cost that dominates small admin calls. curl fetches
+        the paths one after another in the container; pilot-agent takes one path per run,
+        so without curl (distroless images) this returns None and the caller makes the
+        calls one by one. An answer curl could not get is None in the list: that call is
+        then made alone, where its error is reported as usual."""
+        if self._curl_missing or not paths:
+            return None
+        argv = batch_argv(method, paths, self.port, timeout)
+        result = self.run(argv, timeout)  # one --request-timeout for the round trip
+        if _binary_missing(result):
+            self._curl_missing = True
+            return None
+        return split_batch(result.stdout, len(paths))
+
     def _curl(self, method: str, path: str, timeout: float) -> AdminResponse:
         argv = [
-            "curl", "-sS", "-X", method, "--max-time", f"{max(1, int(timeout))}",
+            "curl", "-sS", "-g", "-X", method, "--max-time", f"{max(1, int(timeout))}",
             "-w", _CURL_STATUS_MARK.decode() + "%{http_code}",
             f"http://127.0.0.1:{self.port}{path}",
         ]
@@ -207,6 +237,38 @@ class ExecTransport:
                 detail=result.stderr.decode("utf-8", "replace"),
             )
         return AdminResponse(code, body)
+
+
+def batch_argv(method: str, paths: list[str], port: int, timeout: float,
+               host: str = "127.0.0.1") -> list[str]:
+    """curl fetching PATHS from the admin port in order, each answer followed by its
+    status and size (globbing off: `[` and `{` in a path are not curl patterns)."""
+    checked = [checked_request_line(method, path)[1] for path in paths]
+    argv = ["curl", "-sS", "-g", "-X", method, "--max-time", f"{max(1, int(timeout))}",
+            "-w", _BATCH_WRITE_OUT]
+    return argv + [f"http://{host}:{port}{path}" for path in checked]
+
+
+def split_batch(stdout: bytes, count: int) -> list[AdminResponse | None] | None:
+    """COUNT answers of a batched curl, or None when the output is not COUNT of them
+    exactly (a curl that stopped, output cut at the size cap)."""
+    answers: list[AdminResponse | None] = []
+    end = len(stdout)
+    while end > 0 and len(answers) < count:
+        mark = _BATCH_MARK.search(stdout, max(0, end - 64), end)
+        if mark is None:
+            return None
+        size = int(mark.group(2))
+        begin = mark.start() - size
+        if begin < 0:
+            return None
+        code = int(mark.group(1))
+        answers.append(AdminResponse(code, stdout[begin:mark.start()]) if code else None)
+        end = begin
+    if end != 0 or len(answers) != count:
+        return None
+    answers.reverse()
+    return answers
 
 
 def set_socket_timeout(timeout: float) -> None:

@@ -37,16 +37,43 @@ def test_clusters_agree_with_envoy(loaded, control_plane, transport):
     assert httpbin["total_endpoints"] == 1
 
 
-def test_exec_runs_pilot_agent_in_the_proxy_container(loaded, control_plane):
+def test_exec_runs_in_the_proxy_container_one_round_trip_per_command(loaded, control_plane):
+    """routes needs four config_dump fragments: one exec (curl fetching them in turn),
+    not four streams through the API server and the kubelet."""
     before = len(control_plane.execs())
     result = meshdebug(control_plane, "routes", "sleep", "-n", "foo", "-o", "json")
     assert result.code == 0, result.err
-    execs = new_execs(control_plane, before)
-    assert execs and all(e["container"] == "istio-proxy" and e["pod"] == "sleep"
-                         for e in execs)
-    assert all(e["command"][:2] == ["pilot-agent", "request"] for e in execs)
+    [call] = new_execs(control_plane, before)
+    assert call["container"] == "istio-proxy" and call["pod"] == "sleep"
+    assert call["command"][0] == "curl"
+    assert [a.split("?")[1] for a in call["command"] if a.startswith("http://")] == [
+        "resource=static_route_configs", "resource=dynamic_route_configs",
+        "resource=static_listeners", "resource=dynamic_listeners"]
     vhosts = {i["virtual_host"] for i in result.json()["items"]}
     assert "httpbin.foo.svc.cluster.local:8000" in vhosts
+
+
+def test_one_call_goes_through_pilot_agent(loaded, control_plane):
+    before = len(control_plane.execs())
+    result = meshdebug(control_plane, "loglevel", "sleep", "-n", "foo", "-o", "json")
+    assert result.code == 0, result.err
+    [call] = new_execs(control_plane, before)
+    assert call["command"] == ["pilot-agent", "request", "POST", "logging"]
+
+
+def test_without_curl_the_calls_go_one_by_one_through_pilot_agent(loaded, lab_cluster,
+                                                                   control_plane):
+    lab_cluster.set_programs("foo", "sleep", "pilot-agent")
+    try:
+        before = len(control_plane.execs())
+        result = meshdebug(control_plane, "routes", "sleep", "-n", "foo", "-o", "json")
+        assert result.code == 0, result.err
+        programs = [e["command"][0] for e in new_execs(control_plane, before)]
+        assert programs == ["curl"] + ["pilot-agent"] * 4
+        assert "httpbin.foo.svc.cluster.local:8000" in {
+            i["virtual_host"] for i in result.json()["items"]}
+    finally:
+        lab_cluster.set_programs("foo", "sleep", None)
 
 
 @pytest.mark.parametrize("command", ["listeners", "endpoints"])
