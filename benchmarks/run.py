@@ -4,12 +4,16 @@
     python benchmarks/run.py startup pods    # some of: startup scale pods
     python benchmarks/run.py scale --sizes 1000,5000
 
-startup  `kubectl-meshdebug --help` and `clusters --help` against `python -c 'import click'`
-scale    Istio-shaped config for 1k/5k/20k services in a real Envoy: `clusters`, `routes`
-         (--dump and --admin-url) and `why-503` against json.loads of the same bytes; peak
-         memory against the dump's size
+startup  `kubectl-meshdebug --help` (pip install and the single-file krew build) and
+         `clusters --help` against `python -c 'import click'`
+scale    istiod's rendering of a real sidecar repeated to 5k/20k services in a real Envoy:
+         `clusters`, `routes`, `config-dump` (--dump, as Envoy writes it and minified) and
+         --admin-url against json.load of the same file, collector on (as any program
+         runs) and off (the floor); time and peak memory, medians of interleaved pairs
 pods     `stats -l` and `sync -A` over 200 proxies (one Envoy behind a latency proxy)
          against (pods / concurrency) x one proxy's cost
+live     through the tests' real API server and mesh (root, Go-built binaries): why-503,
+         sync -A, clusters and config-dump against the kubectl commands they replace
 sweep    `errors -A` over 500 real Envoys (300 clusters each, static config) against
          `xargs -P8 curl` of the same admin calls; peak memory against the answers' size
 """
@@ -41,17 +45,38 @@ def measure(argv: list[str], runs: int = 3, stdin: str | None = None,
     """(median, or with best=True the fastest, wall seconds; max peak RSS in KiB)."""
     walls, peaks = [], []
     for _ in range(runs):
-        with tempfile.NamedTemporaryFile("r") as stats:
-            start = time.perf_counter()
-            done = subprocess.run([TIME, "-f", "%M", "-o", stats.name, *argv],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                  input=stdin, text=True)
-            walls.append(time.perf_counter() - start)
-            if done.returncode not in (0, 1):  # 1: findings, a normal diagnosis
-                raise SystemExit(f"benchmark command failed ({done.returncode}): "
-                                 f"{' '.join(argv[:6])} ...\n{done.stderr[-500:]}")
-            peaks.append(int(Path(stats.name).read_text().split()[-1]))
+        wall, peak = _once(argv, stdin)
+        walls.append(wall)
+        peaks.append(peak)
     return (min(walls) if best else statistics.median(walls)), max(peaks)
+
+
+def _once(argv: list[str], stdin: str | None = None) -> tuple[float, int]:
+    with tempfile.NamedTemporaryFile("r") as stats:
+        start = time.perf_counter()
+        done = subprocess.run([TIME, "-f", "%M", "-o", stats.name, *argv],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              input=stdin, text=True)
+        wall = time.perf_counter() - start
+        if done.returncode not in (0, 1):  # 1: findings, a normal diagnosis
+            raise SystemExit(f"benchmark command failed ({done.returncode}): "
+                             f"{' '.join(argv[:6])} ...\n{done.stderr[-500:]}")
+        return wall, int(Path(stats.name).read_text().split()[-1])
+
+
+def pairs(base: list[str], argv: list[str], runs: int) -> tuple[float, float, int, int]:
+    """BASE and ARGV run in turn RUNS times (interleaved, so that a slow moment of the
+    machine hits both): (median ratio argv/base, median argv seconds, argv's and base's
+    peak RSS in KiB)."""
+    ratios, walls, peaks, base_peaks = [], [], [], []
+    for _ in range(runs):
+        base_wall, base_peak = _once(base)
+        wall, peak = _once(argv)
+        ratios.append(wall / base_wall)
+        walls.append(wall)
+        peaks.append(peak)
+        base_peaks.append(base_peak)
+    return statistics.median(ratios), statistics.median(walls), max(peaks), max(base_peaks)
 
 
 def row(name: str, seconds: float, base: float, extra: str = "") -> None:
@@ -59,31 +84,49 @@ def row(name: str, seconds: float, base: float, extra: str = "") -> None:
 
 
 def startup(runs: int) -> None:
-    """Measured on a regular (non-editable) install, as users get from pip or krew: an
-    editable install adds its import hook to every start."""
-    print(f"startup (best of {runs} runs, regular install; target <= 1.3x the click floor)")
+    """Measured on a regular (non-editable) install, as users get from pip, and on the
+    single-file build krew installs (after its first run, which unpacks it once)."""
+    print(f"startup (best of {runs} runs; target <= 1.3x the click floor)")
     target = Path(tempfile.mkdtemp(prefix="meshdebug-bench-install-"))
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
                     "--no-build-isolation", "--target", str(target), str(ROOT)], check=True,
                    capture_output=True)
+    dist = Path(tempfile.mkdtemp(prefix="meshdebug-bench-dist-"))
+    subprocess.run([sys.executable, str(ROOT / "tools" / "build_dist.py"), "--out", str(dist),
+                    "--manifest", ""], check=True, capture_output=True)
+    pyz = str(dist / "kubectl-meshdebug.pyz")
     env_python = [sys.executable, "-c"]
     os.environ["PYTHONPATH"] = str(target)
+    os.environ["KUBECTL_MESHDEBUG_CACHE"] = str(dist / "cache")
     try:
+        subprocess.run([sys.executable, pyz, "--help"], check=True, capture_output=True)
         floor, _ = measure([*env_python, "import click"], runs, best=True)
         row("python -c 'import click' (floor)", floor, floor)
         script = "from kubectl_meshdebug.cli.main import main; main()"
         for args in (["--help"], ["clusters", "--help"], ["why-503", "--help"]):
             wall, _ = measure([*env_python, script, *args], runs, best=True)
             row("kubectl-meshdebug " + " ".join(args), wall, floor)
-    finally:
         del os.environ["PYTHONPATH"]
+        wall, _ = measure([sys.executable, pyz, "--help"], runs, best=True)
+        row("single-file (krew) build --help", wall, floor)
+    finally:
+        os.environ.pop("PYTHONPATH", None)
+        del os.environ["KUBECTL_MESHDEBUG_CACHE"]
         shutil.rmtree(target, ignore_errors=True)
+        shutil.rmtree(dist, ignore_errors=True)
+
+
+def _load(path: Path, collector: bool) -> list[str]:
+    """python reading PATH with json.load, the garbage collector on or off."""
+    off = "" if collector else "import gc; gc.disable(); "
+    return [sys.executable, "-c", f"{off}import json; json.load(open({str(path)!r}, 'rb'))"]
 
 
 def scale(sizes: list[int], runs: int) -> None:
     from benchmarks.meshgen import start_envoy
 
-    print("scale (targets: clusters <= 1.5x json.loads, peak memory <= 3x the dump, linear)")
+    print("scale (targets: listings <= 1.0x json.load, minified <= 1.2x, memory of clusters "
+          "-o json <= 1.2x json.load's, config-dump <= 1.5x; medians of interleaved pairs)")
     for n in sizes:
         work = Path(tempfile.mkdtemp(prefix=f"meshdebug-bench-{n}-"))
         started = time.perf_counter()
@@ -94,33 +137,40 @@ def scale(sizes: list[int], runs: int) -> None:
             dump = work / "config_dump.json"
             dump.write_bytes(urllib.request.urlopen(url + "/config_dump?include_eds",
                                                     timeout=300).read())
-            clusters_json = work / "clusters.json"
-            clusters_json.write_bytes(urllib.request.urlopen(url + "/clusters?format=json",
-                                                             timeout=300).read())
+            minified = work / "config_dump.min.json"
+            minified.write_text(json.dumps(json.loads(dump.read_bytes()), separators=(",", ":")))
             size = dump.stat().st_size
-            print(f" {n} services: dump {size / 1e6:.1f} MB, /clusters json "
-                  f"{clusters_json.stat().st_size / 1e6:.1f} MB, Envoy ready in {ready:.1f}s")
-            base, base_rss = measure([sys.executable, "-c",
-                                      f"import json; json.loads(open({str(dump)!r},'rb').read())"],
-                                     runs)
-            row("baseline: python + json.loads(dump)", base, base,
-                f"peak {base_rss / 1024:.0f} MiB")
+            print(f" {n} services: dump {size / 1e6:.1f} MB as Envoy writes it, "
+                  f"{minified.stat().st_size / 1e6:.1f} MB minified; Envoy ready in {ready:.1f}s")
+            on, on_rss = measure(_load(dump, True), runs)
+            off, off_rss = measure(_load(dump, False), runs)
+            print(f"  {'json.load, collector on (baseline)':<44} {on * 1000:8.0f} ms  "
+                  f"peak {on_rss / 1024:.0f} MiB")
+            print(f"  {'json.load, collector off (floor)':<44} {off * 1000:8.0f} ms  "
+                  f"{off / on:5.2f}x")
             admin = ["--admin-url", f"bench/client={url}"]
-            for label, argv in (
-                ("clusters --dump -o json", [BIN, "clusters", "--dump", str(dump), "-o", "json"]),
-                ("clusters --dump (table)", [BIN, "clusters", "--dump", str(dump)]),
-                ("routes --dump -o json", [BIN, "routes", "--dump", str(dump), "-o", "json"]),
-                ("config-dump --dump (redacted, printed)", [BIN, "config-dump", "--dump",
-                                                            str(dump)]),
-                ("clusters --admin-url -o json", [BIN, *admin, "clusters", "client", "-o",
+            for label, base, argv in (
+                ("clusters --dump (table)", dump, [BIN, "clusters", "--dump", str(dump)]),
+                ("clusters --dump -o json", dump, [BIN, "clusters", "--dump", str(dump), "-o",
+                                                   "json"]),
+                ("clusters --dump (table), minified", minified, [BIN, "clusters", "--dump",
+                                                                 str(minified)]),
+                ("clusters --dump -o json, minified", minified, [BIN, "clusters", "--dump",
+                                                                 str(minified), "-o", "json"]),
+                ("routes --dump -o json", dump, [BIN, "routes", "--dump", str(dump), "-o",
                                                  "json"]),
-                ("routes --admin-url -o json", [BIN, *admin, "routes", "client", "-o", "json"]),
-                ("why-503 --admin-url", [BIN, *admin, "why-503", "client",
-                                         "svc1.ns1.svc.cluster.local:8000"]),
+                ("config-dump --dump (redacted, printed)", dump, [BIN, "config-dump", "--dump",
+                                                                  str(dump)]),
+                ("clusters --admin-url -o json", dump, [BIN, *admin, "clusters", "client", "-o",
+                                                       "json"]),
+                ("routes --admin-url -o json", dump, [BIN, *admin, "routes", "client", "-o",
+                                                     "json"]),
+                ("why-503 --admin-url", dump, [BIN, *admin, "why-503", "client",
+                                               "svc1.ns1.svc.cluster.local:8000"]),
             ):
-                wall, rss = measure(argv, runs)
-                row(label, wall, base, f"peak {rss / 1024:.0f} MiB = "
-                    f"{rss * 1024 / size:.1f}x dump")
+                ratio, wall, rss, base_rss = pairs(_load(base, True), argv, runs)
+                print(f"  {label:<44} {wall * 1000:8.0f} ms  {ratio:5.2f}x  peak "
+                      f"{rss / 1024:.0f} MiB = {rss / base_rss:.2f}x json.load's")
         finally:
             envoy.stop()
             shutil.rmtree(work, ignore_errors=True)
@@ -200,8 +250,8 @@ def sweep(count: int, clusters: int, runs: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("which", nargs="*", default=["startup", "scale", "pods", "sweep"])
-    parser.add_argument("--sizes", default="1000,5000,20000")
+    parser.add_argument("which", nargs="*", default=["startup", "scale", "pods", "sweep", "live"])
+    parser.add_argument("--sizes", default="5000,20000")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--pods", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=8)
@@ -224,6 +274,10 @@ def main() -> None:
         pods(args.pods, args.concurrency, args.delay)
     if "sweep" in args.which:
         sweep(args.fleet, args.fleet_clusters, args.runs)
+    if "live" in args.which:
+        from benchmarks.live import live
+
+        live(max(args.runs, 5))
     print(json.dumps({"done": True}))
 
 
