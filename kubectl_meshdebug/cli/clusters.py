@@ -37,7 +37,7 @@ def clusters(ctx: click.Context, pod: str | None, dump_file: str | None, fqdn: s
     from kubectl_meshdebug.render import proxyconfig as words
 
     src = Source(ctx, pod, dump_file)
-    dump = src.dump(["clusters", "endpoints"] if dump_file else ["clusters"])
+    dump = src.dump(["clusters", "endpoints"] if dump_file else ["clusters"], with_statuses=True)
     keep = rows.cluster_filter(fqdn=fqdn, port=port, subset=subset, direction=direction)
     items = rows.cluster_rows(dump, src.statuses(), src.context(), keep)
     columns = list(words.CLUSTER_COLUMNS)

@@ -41,7 +41,9 @@ class Source:
         self.pod_name = pod
         self._dump: ConfigDump | None = None
 
-    def dump(self, parts: list[str]) -> ConfigDump:
+    def dump(self, parts: list[str], with_statuses: bool = False) -> ConfigDump:
+        """The dump's PARTS; WITH_STATUSES also fetches a live proxy's /clusters in the
+        same round trip, for statuses() to take."""
         if self.dump_file:
             if self._dump is None:
                 self._dump = load_dump(self.dump_file, parts)
@@ -49,7 +51,10 @@ class Source:
         from kubectl_meshdebug.envoy import views
 
         assert self.proxy is not None
-        self._dump = views.fetch_dump(self.proxy.admin, parts)
+        admin = self.proxy.admin
+        if with_statuses:
+            admin.prefetch([*views.dump_calls(admin, parts), admin.cluster_statuses])
+        self._dump = views.fetch_dump(admin, parts)
         return self._dump
 
     def notes(self) -> list[str]:

@@ -27,9 +27,12 @@ def new_execs(cp, before):
 
 @pytest.mark.parametrize("transport", ["exec", "port-forward"])
 def test_clusters_agree_with_envoy(loaded, control_plane, transport):
+    before = len(control_plane.execs())
     result = meshdebug(control_plane, "clusters", "sleep", "-n", "foo", "-o", "json",
                        "--transport", transport)
     assert result.code == 0, result.err
+    # the config dump's cluster fragments and /clusters for health: one round trip
+    assert len(new_execs(control_plane, before)) == (1 if transport == "exec" else 0)
     ours = {i["name"] for i in result.json()["items"]}
     envoy = admin_json(loaded.admin_url(loaded.client), "/clusters?format=json")
     assert ours == {c["name"] for c in envoy["cluster_statuses"]}
