@@ -88,7 +88,15 @@ def main():
         try:
             _extract(archive, target)
         except OSError:  # read-only home
-            target = _scratch(archive)
+            try:
+                target = _scratch(archive)
+            except OSError as exc:
+                # %-formatting on purpose, as above
+                sys.stderr.write("error: kubectl-meshdebug cannot unpack its packages: %s "  # noqa: UP031
+                                 "and the temporary folder are not writable (%s); set "
+                                 "KUBECTL_MESHDEBUG_CACHE or TMPDIR to a writable folder\n" % (
+                                     _cache_root(), exc.strerror or exc))
+                sys.exit(2)
     sys.path.insert(0, target)
     from kubectl_meshdebug.cli.main import main as run
 

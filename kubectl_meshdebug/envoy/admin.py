@@ -13,8 +13,8 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from kubectl_meshdebug import jsonload
-from kubectl_meshdebug.errors import AdminError, BadAnswerError, UnreachableError
-from kubectl_meshdebug.transport.base import AdminResponse, Transport
+from kubectl_meshdebug.errors import AdminError, BadAnswerError, MeshdebugError, UnreachableError
+from kubectl_meshdebug.transport.base import MAX_BATCH, AdminResponse, Transport
 
 # Envoy's error bodies, for transports that cannot see the status code.
 _ERROR_BODIES: list[tuple[re.Pattern[str], int]] = [
@@ -91,9 +91,6 @@ class AdminClient:
         gets = [full for method, full in wanted if method == "GET"]
         if len(gets) < 2:
             return 0
-        from kubectl_meshdebug.errors import MeshdebugError
-        from kubectl_meshdebug.transport.exec import MAX_BATCH
-
         kept = 0
         for start in range(0, len(gets), MAX_BATCH):
             chunk = gets[start:start + MAX_BATCH]

@@ -248,7 +248,7 @@ def _prefetch(targets: list[tuple[str, dict | None, AdminClient | None]], calls:
     for call in calls:
         by_proxy.setdefault(call.index, []).append(call.run)
     admins = [(targets[i][2], planned) for i, planned in by_proxy.items()]
-    run_all(admins, lambda item: item[0].prefetch(item[1]) if item[0] else 0,
+    run_all(admins, lambda item: item[0].prefetch(item[1]),  # type: ignore[union-attr]
             concurrency=max(1, concurrency))
 
 
@@ -272,24 +272,21 @@ def _add_route_targets(out: list[ProxyView], targets: list[tuple[str, dict | Non
     if not extra:
         return
 
-    def fetch(item: tuple[int, str]) -> list[Any]:
-        i, name = item
+    def lookups(i: int, name: str) -> list[Callable[[], list[Any]]]:
         admin = targets[i][2]
         assert admin is not None
-        found: list[Any] = []
-        for resource in views.RESOURCES["clusters"]:
-            found += [c for c in views.fetch_resource(admin, resource, False, re.escape(name))
-                      if ((c.get("cluster") or {}) if isinstance(c, dict) else {}).get(
-                          "name") == name]
-        return found
+        return [lambda resource=resource: views.fetch_resource(admin, resource, False,
+                                                               re.escape(name))
+                for resource in views.RESOURCES["clusters"]]
+
+    def fetch(item: tuple[int, str]) -> list[Any]:
+        i, name = item
+        return [c for lookup in lookups(i, name) for c in lookup()
+                if ((c.get("cluster") or {}) if isinstance(c, dict) else {}).get("name") == name]
 
     per_proxy: dict[int, list[Callable[[], Any]]] = {}
     for i, name in extra:
-        admin = targets[i][2]
-        per_proxy.setdefault(i, []).extend(
-            lambda admin=admin, resource=resource, name=name: views.fetch_resource(
-                admin, resource, False, re.escape(name))
-            for resource in views.RESOURCES["clusters"])
+        per_proxy.setdefault(i, []).extend(lookups(i, name))
     run_all(list(per_proxy.items()),
             lambda entry: targets[entry[0]][2].prefetch(entry[1]),  # type: ignore[union-attr]
             concurrency=8)

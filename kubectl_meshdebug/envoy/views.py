@@ -61,10 +61,9 @@ def fetch_dump(admin: AdminClient, parts: list[str],
     the resources a command needs; an Envoy that ignores it returns everything, which the
     callers filter anyway.
     """
-    regex = name_regex or {}
-    wanted = [(r, p == "endpoints", regex.get(p)) for p in parts for r in RESOURCES[p]]
-    admin.prefetch(dump_calls(admin, parts, name_regex))
-    chunks = run_all(wanted, lambda w: fetch_resource(admin, w[0], w[1], w[2]), concurrency=6)
+    calls = dump_calls(admin, parts, name_regex)
+    admin.prefetch(calls)
+    chunks = run_all(calls, lambda call: call(), concurrency=6)
     configs: list[Any] = []
     for chunk in chunks:
         if isinstance(chunk, MeshdebugError):

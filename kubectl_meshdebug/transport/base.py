@@ -18,6 +18,7 @@ from kubectl_meshdebug.errors import BadAnswerError
 
 # A 20,000-service sidecar's /config_dump?include_eds is about 150 MB.
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024  # as --max-size (cli/options.py)
+MAX_BATCH = 32  # admin paths in one round trip, for transports that batch
 
 
 @dataclass

@@ -31,7 +31,6 @@ _CURL_STATUS_MARK = b"\n__meshdebug_status:"
 # cut out from the end backwards by those sizes, so no body can forge a boundary.
 _BATCH_WRITE_OUT = "\n__meshdebug_batch:%{http_code} %{size_download}\n"
 _BATCH_MARK = re.compile(rb"\n__meshdebug_batch:(\d{3}) (\d{1,12})\n\Z")
-MAX_BATCH = 32  # admin paths in one exec
 TRACE = logging.getLogger("kubectl_meshdebug.exec")  # -vv: one line per exec
 
 
@@ -211,11 +210,8 @@ class ExecTransport:
         return split_batch(result.stdout, len(paths))
 
     def _curl(self, method: str, path: str, timeout: float) -> AdminResponse:
-        argv = [
-            "curl", "-sS", "-g", "-X", method, "--max-time", f"{max(1, int(timeout))}",
-            "-w", _CURL_STATUS_MARK.decode() + "%{http_code}",
-            f"http://127.0.0.1:{self.port}{path}",
-        ]
+        argv = _curl_argv(method, timeout, _CURL_STATUS_MARK.decode() + "%{http_code}")
+        argv.append(f"http://127.0.0.1:{self.port}{path}")
         result = self.run(argv, timeout)
         if _binary_missing(result):
             raise UnreachableError(
@@ -244,9 +240,14 @@ def batch_argv(method: str, paths: list[str], port: int, timeout: float,
     """curl fetching PATHS from the admin port in order, each answer followed by its
     status and size (globbing off: `[` and `{` in a path are not curl patterns)."""
     checked = [checked_request_line(method, path)[1] for path in paths]
-    argv = ["curl", "-sS", "-g", "-X", method, "--max-time", f"{max(1, int(timeout))}",
-            "-w", _BATCH_WRITE_OUT]
-    return argv + [f"http://{host}:{port}{path}" for path in checked]
+    return _curl_argv(method, timeout, _BATCH_WRITE_OUT) + [
+        f"http://{host}:{port}{path}" for path in checked]
+
+
+def _curl_argv(method: str, timeout: float, write_out: str) -> list[str]:
+    """curl quiet but for errors, globbing off, within TIMEOUT, WRITE_OUT after each answer."""
+    return ["curl", "-sS", "-g", "-X", method, "--max-time", f"{max(1, int(timeout))}",
+            "-w", write_out]
 
 
 def split_batch(stdout: bytes, count: int) -> list[AdminResponse | None] | None:
